@@ -1,0 +1,1 @@
+"""Workload programs (C), built statically on the host and uploaded to guests."""

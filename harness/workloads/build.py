@@ -1,0 +1,48 @@
+"""Build the workload programs statically on the host, cached by source hash."""
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from harness.errors import SetupError
+from harness.paths import cache_dir
+
+SOURCE_DIR = Path(__file__).resolve().parent
+CFLAGS = ["-static", "-O2", "-Wall", "-Wextra"]
+PROGRAMS = ("hotcold",)
+
+
+def source_path(name: str) -> Path:
+    if name not in PROGRAMS:
+        raise SetupError(f"unknown workload program {name!r}")
+    return SOURCE_DIR / f"{name}.c"
+
+
+def source_key(name: str, cc: str = "gcc") -> str:
+    digest = hashlib.sha256(source_path(name).read_bytes())
+    digest.update(" ".join([cc] + CFLAGS).encode())
+    return digest.hexdigest()[:16]
+
+
+def build(name: str = "hotcold", cc: str = "gcc") -> Path:
+    """Return the path of a static binary for `name`, compiling it if needed."""
+    out = cache_dir("workloads") / f"{name}-{source_key(name, cc)}"
+    if out.exists():
+        return out
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{name}-")
+    os.close(fd)
+    cmd = [cc, *CFLAGS, "-o", tmp, str(source_path(name))]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError:
+        os.unlink(tmp)
+        raise SetupError(f"{cc} not found; install gcc and libc6-dev") from None
+    if proc.returncode != 0:
+        os.unlink(tmp)
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        raise SetupError(f"building {name} failed: {last}")
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, out)
+    return out

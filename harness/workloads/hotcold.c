@@ -1,0 +1,274 @@
+/*
+ * hotcold: a hot/cold memory toucher for DAMON tests.
+ *
+ * Maps a hot and a cold anonymous region, each 2 MiB aligned and in a VMA of
+ * its own (a PROT_NONE gap keeps them from merging), touches both once, prints
+ * one machine-readable line per region, then follows a phase schedule:
+ *   hot  sweep the hot region       cold  sweep the cold region
+ *   all  sweep both                 idle  sleep
+ * A phase of 0 seconds lasts until the process is killed.
+ *
+ * Output (stdout, flushed):
+ *   region name=hot start=0x7f... end=0x7f... size=67108864
+ *   region name=cold start=0x7f... end=0x7f... size=67108864
+ *   ready pid=1234
+ *   phase name=hot seconds=30
+ *   done
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HUGE_SZ (2UL << 20)
+#define MAX_PHASES 32
+#define MPOL_DEFAULT_ 0
+#define MPOL_BIND_ 2
+
+struct region {
+	const char *name;
+	unsigned char *start;
+	size_t size;
+};
+
+struct phase {
+	char kind[8];
+	double seconds;
+};
+
+struct options {
+	size_t hot, cold, stride;
+	double rate;
+	int madv;
+	int node;
+	int nr_phases;
+	struct phase phases[MAX_PHASES];
+};
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "hotcold: %s: %s\n", msg, strerror(errno));
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: hotcold [--hot SIZE] [--cold SIZE] [--stride BYTES]\n"
+		"               [--rate SWEEPS_PER_SEC] [--phases KIND:SEC,...]\n"
+		"               [--madvise hugepage|nohugepage|none]\n"
+		"               [--first-touch-node N]\n");
+	exit(2);
+}
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'g': case 'G': v <<= 10; /* fall through */
+	case 'm': case 'M': v <<= 10; /* fall through */
+	case 'k': case 'K': v <<= 10; end++; break;
+	case '\0': break;
+	default: usage();
+	}
+	if (*end == 'i' || *end == 'B')
+		end += strspn(end, "iB");
+	if (*end)
+		usage();
+	return (size_t)v;
+}
+
+static int valid_kind(const char *k)
+{
+	return !strcmp(k, "hot") || !strcmp(k, "cold") ||
+	       !strcmp(k, "all") || !strcmp(k, "idle");
+}
+
+static void parse_phases(struct options *o, char *spec)
+{
+	char *save = NULL, *tok;
+
+	o->nr_phases = 0;
+	for (tok = strtok_r(spec, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct phase *p = &o->phases[o->nr_phases];
+		char *colon = strchr(tok, ':');
+
+		if (o->nr_phases == MAX_PHASES || !colon ||
+		    colon - tok >= (long)sizeof(p->kind))
+			usage();
+		memcpy(p->kind, tok, colon - tok);
+		p->kind[colon - tok] = '\0';
+		p->seconds = atof(colon + 1);
+		if (!valid_kind(p->kind) || p->seconds < 0)
+			usage();
+		o->nr_phases++;
+	}
+}
+
+static int parse_madvise(const char *s)
+{
+	if (!strcmp(s, "hugepage"))
+		return MADV_HUGEPAGE;
+	if (!strcmp(s, "nohugepage"))
+		return MADV_NOHUGEPAGE;
+	if (!strcmp(s, "none"))
+		return 0;
+	usage();
+	return 0;
+}
+
+static void parse_args(struct options *o, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v)
+			usage();
+		if (!strcmp(a, "--hot")) o->hot = parse_size(v);
+		else if (!strcmp(a, "--cold")) o->cold = parse_size(v);
+		else if (!strcmp(a, "--stride")) o->stride = parse_size(v);
+		else if (!strcmp(a, "--rate")) o->rate = atof(v);
+		else if (!strcmp(a, "--phases")) parse_phases(o, v);
+		else if (!strcmp(a, "--madvise")) o->madv = parse_madvise(v);
+		else if (!strcmp(a, "--first-touch-node")) o->node = atoi(v);
+		else usage();
+		i++;
+	}
+	if (!o->stride)
+		usage();
+}
+
+static size_t align_up(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* One PROT_NONE reservation; each region is made RW at a 2 MiB boundary. */
+static void map_regions(struct region *r, int n, int madv)
+{
+	size_t total = HUGE_SZ, off = 0;
+	unsigned char *base;
+	int i;
+
+	for (i = 0; i < n; i++)
+		total += align_up(r[i].size, HUGE_SZ) + HUGE_SZ;
+	base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		    MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		die("mmap");
+	base = (unsigned char *)align_up((uintptr_t)base, HUGE_SZ);
+	for (i = 0; i < n; i++) {
+		r[i].start = base + off;
+		off += align_up(r[i].size, HUGE_SZ) + HUGE_SZ;
+		if (!r[i].size)
+			continue;
+		if (mprotect(r[i].start, r[i].size, PROT_READ | PROT_WRITE))
+			die("mprotect");
+		if (madv && madvise(r[i].start, r[i].size, madv))
+			die("madvise");
+	}
+}
+
+static long set_policy(int mode, int node)
+{
+	unsigned long mask = node >= 0 ? 1UL << node : 0;
+
+	return syscall(SYS_set_mempolicy, mode, mode ? &mask : NULL,
+		       mode ? sizeof(mask) * 8 : 0);
+}
+
+static void sweep(const struct region *r, size_t stride)
+{
+	volatile unsigned char *p = r->start;
+	size_t off;
+
+	for (off = 0; off < r->size; off += stride)
+		p[off]++;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_for(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+static void run_phase(const struct phase *ph, struct region *r,
+		      const struct options *o)
+{
+	int hot = !strcmp(ph->kind, "hot") || !strcmp(ph->kind, "all");
+	int cold = !strcmp(ph->kind, "cold") || !strcmp(ph->kind, "all");
+	double end = ph->seconds > 0 ? now() + ph->seconds : 1e300;
+
+	printf("phase name=%s seconds=%g\n", ph->kind, ph->seconds);
+	fflush(stdout);
+	while (now() < end) {
+		double t0 = now();
+
+		if (!hot && !cold) {
+			sleep_for(end - t0 < 1 ? end - t0 : 1);
+			continue;
+		}
+		if (hot)
+			sweep(&r[0], o->stride);
+		if (cold)
+			sweep(&r[1], o->stride);
+		if (o->rate > 0)
+			sleep_for(1.0 / o->rate - (now() - t0));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .hot = 64UL << 20, .cold = 64UL << 20,
+			     .stride = 4096, .node = -1, .nr_phases = 1,
+			     .phases = { { "hot", 0 } } };
+	struct region r[2] = { { "hot", NULL, 0 }, { "cold", NULL, 0 } };
+	int i;
+
+	parse_args(&o, argc, argv);
+	r[0].size = o.hot;
+	r[1].size = o.cold;
+	map_regions(r, 2, o.madv);
+	if (o.node >= 0 && set_policy(MPOL_BIND_, o.node))
+		die("set_mempolicy");
+	for (i = 0; i < 2; i++)
+		sweep(&r[i], 4096);
+	if (o.node >= 0 && set_policy(MPOL_DEFAULT_, -1))
+		die("set_mempolicy");
+	for (i = 0; i < 2; i++)
+		printf("region name=%s start=%p end=%p size=%zu\n", r[i].name,
+		       (void *)r[i].start, (void *)(r[i].start + r[i].size),
+		       r[i].size);
+	printf("ready pid=%d\n", (int)getpid());
+	fflush(stdout);
+	for (i = 0; i < o.nr_phases; i++)
+		run_phase(&o.phases[i], r, &o);
+	printf("done\n");
+	fflush(stdout);
+	return 0;
+}
