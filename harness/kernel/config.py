@@ -1,0 +1,176 @@
+"""Kernel config fragments: find, merge, apply on a minimal base, verify.
+
+Fragments are merged in order (a later value wins) and given to
+`make allnoconfig KCONFIG_ALLCONFIG=<merged>`, so everything the fragments do
+not ask for (or select) stays off. Kconfig silently drops a requested value
+whose dependencies are unmet, so the final .config is checked against every
+requested option.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from harness.errors import InputError, SetupError
+from harness.paths import REPO_ROOT
+
+CONFIGS_DIR = REPO_ROOT / "kernel-configs"
+DEFAULT_FRAGMENTS = ("base.config", "guest.config", "damon.config")
+ARCH = "x86_64"
+
+_SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+_UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+def resolve_fragment(name: str) -> Path:
+    """A path, or a fragment name in kernel-configs/ (".config" optional)."""
+    candidates = [Path(name).expanduser()]
+    if os.sep not in name:
+        candidates += [CONFIGS_DIR / name, CONFIGS_DIR / f"{name}.config"]
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    known = ", ".join(sorted(p.stem for p in CONFIGS_DIR.glob("*.config")))
+    raise InputError("--config", f"no such fragment: {name} (known: {known})")
+
+
+def parse(text: str, where: str = "", strict: bool = True) -> Dict[str, str]:
+    """Options of a fragment or .config; "# CONFIG_X is not set" means n."""
+    options: Dict[str, str] = {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        match = _SET.match(line) or _UNSET.match(line)
+        if match:
+            options[match.group(1)] = match.group(2) if _SET.match(line) else "n"
+        elif strict and line and not line.startswith("#"):
+            raise InputError(f"{where}:{lineno}", f"not a config line: {line!r}")
+    return options
+
+
+def merge(fragments: Iterable[Path]) -> Dict[str, str]:
+    """Options of all fragments in order; a later fragment overrides."""
+    merged: Dict[str, str] = {}
+    for path in fragments:
+        merged.update(parse(path.read_text(), where=str(path)))
+    return merged
+
+
+def render(options: Dict[str, str]) -> str:
+    lines = []
+    for name, value in options.items():
+        lines.append(f"# {name} is not set" if value == "n" else f"{name}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def _same(want: str, got: Optional[str]) -> bool:
+    if want == "n":
+        return got in (None, "n")
+    return got is not None and want.strip('"') == got.strip('"')
+
+
+def mismatches(requested: Dict[str, str],
+               actual: Dict[str, str]) -> List[Tuple[str, str, str]]:
+    """(option, requested, got) for every requested value that did not hold."""
+    return [(name, want, actual.get(name, "n"))
+            for name, want in requested.items()
+            if not _same(want, actual.get(name))]
+
+
+def _make(src: Path, objdir: Path, *targets: str, extra: Iterable[str] = ()) -> None:
+    cmd = ["make", "-s", "-C", str(src), f"O={objdir}", f"ARCH={ARCH}", *extra, *targets]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise SetupError(f"make {' '.join(targets)} failed: {tail}")
+
+
+def generate(src: Path, objdir: Path, requested: Dict[str, str],
+             make_args: Iterable[str] = ()) -> Path:
+    """Write objdir/.config: allnoconfig + the requested options + olddefconfig."""
+    objdir.mkdir(parents=True, exist_ok=True)
+    fragment = objdir / "harness-fragment.config"
+    fragment.write_text(render(requested))
+    make_args = list(make_args)
+    _make(src, objdir, "allnoconfig", extra=[*make_args, f"KCONFIG_ALLCONFIG={fragment}"])
+    _make(src, objdir, "olddefconfig", extra=make_args)
+    return objdir / ".config"
+
+
+def verify(src: Path, requested: Dict[str, str], config: Path) -> None:
+    """Raise InputError naming each requested option that did not hold."""
+    actual = parse(config.read_text(), strict=False)
+    bad = mismatches(requested, actual)
+    if not bad:
+        return
+    index = kconfig_index(src)
+    parts = [explain(name, want, got, index, actual) for name, want, got in bad]
+    raise InputError("--config", f"{len(bad)} option(s) did not hold: " + "; ".join(parts))
+
+
+def explain(name: str, want: str, got: str, index: Dict[str, List[str]],
+            actual: Dict[str, str]) -> str:
+    """One option's failure with the unmet dependency, where Kconfig tells it."""
+    head = f"{name}={want} (got {got}"
+    symbol = name[len("CONFIG_"):]
+    if symbol not in index:
+        return head + "; no such option in this kernel)"
+    unmet = [dep for dep in index[symbol] if not _dep_holds(dep, actual)]
+    if unmet:
+        return head + "; unmet: depends on " + " && ".join(unmet) + ")"
+    return head + ")"
+
+
+def _dep_holds(expr: str, actual: Dict[str, str]) -> bool:
+    """Rough check: every plainly required symbol of the expression is set.
+
+    Only top-level `A && B && !C` conjunctions are judged; anything with
+    `||`, comparisons or parentheses is reported as not known to hold.
+    """
+    if any(tok in expr for tok in ("||", "(", "=", "<", ">")):
+        return False
+    for term in (t.strip() for t in expr.split("&&")):
+        negated = term.startswith("!")
+        value = actual.get("CONFIG_" + term.lstrip("!").strip(), "n")
+        if (value in ("y", "m")) == negated:
+            return False
+    return True
+
+
+def kconfig_index(src: Path) -> Dict[str, List[str]]:
+    """symbol -> its `depends on` expressions, from every Kconfig file."""
+    index: Dict[str, List[str]] = {}
+    for path in _kconfig_files(src):
+        _index_file(path, index)
+    return index
+
+
+def _kconfig_files(src: Path):
+    for root, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if d not in (".git", "Documentation", "tools")]
+        for name in files:
+            if name.startswith("Kconfig"):
+                yield Path(root, name)
+
+
+_CONFIG = re.compile(r"^\s*(?:menu)?config\s+([A-Za-z0-9_]+)\s*$")
+_DEPENDS = re.compile(r"^\s*depends on\s+(.+?)\s*(?:#.*)?$")
+_BLOCK_END = re.compile(r"^\s*(?:config|menuconfig|choice|endchoice|menu|endmenu|if|endif|"
+                        r"source|comment|help|---help---)\b")
+
+
+def _index_file(path: Path, index: Dict[str, List[str]]) -> None:
+    current = None
+    for line in path.read_text(errors="replace").splitlines():
+        match = _CONFIG.match(line)
+        if match:
+            current = match.group(1)
+            index.setdefault(current, [])
+            continue
+        if _BLOCK_END.match(line):
+            current = None
+            continue
+        dep = _DEPENDS.match(line)
+        if current and dep:
+            index[current].append(dep.group(1))

@@ -1,0 +1,244 @@
+"""Kernel sources: a local tree (git or plain), a tarball, or Debian's package.
+
+A user's tree is never modified. Each source gets one persistent work copy
+(a "slot" under the cache) that is brought in line with the source and the
+patch series before every build. Only files that really differ are rewritten,
+so their timestamps alone change and the O= build tree next to the work copy
+rebuilds incrementally.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from harness.errors import InputError, SetupError
+from harness.kernel import debian
+from harness.paths import cache_dir
+
+DEFAULT_PACKAGE = "linux-source-7.3"
+# Files whose presence makes `make O=...` refuse a source tree.
+_IN_TREE_OUTPUT = ("/.config", "/.config.old", "/include/config/", "/include/generated/",
+                   "/arch/*/include/generated/", "/Module.symvers", "/vmlinux*")
+
+
+@dataclass
+class Source:
+    kind: str          # "debian" | "tarball" | "git" | "dir"
+    identity: str      # changes whenever the tree's contents change
+    origin: str        # what the user named: a path, or package=version
+    tree: Path         # the tree to copy from (cached unpack, or the user's tree)
+    slot: str          # stable name of the persistent work copy for this source
+
+    @property
+    def is_git(self) -> bool:
+        return self.kind == "git"
+
+
+def resolve(spec: Optional[str]) -> Source:
+    """Turn --source (None = Debian's default package) into a Source."""
+    if spec is None:
+        return debian_source(DEFAULT_PACKAGE)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise InputError("--source", f"no such file or directory: {spec}")
+    path = path.resolve()
+    if path.is_file():
+        return tarball_source(path)
+    if not (path / "Makefile").is_file() or not (path / "Kconfig").is_file():
+        raise InputError("--source", f"not a kernel source tree (no Makefile/Kconfig): {path}")
+    if (path / ".git").exists():
+        return git_source(path)
+    return dir_source(path)
+
+
+def kernel_version(tree: Path) -> str:
+    """VERSION.PATCHLEVEL.SUBLEVEL+EXTRAVERSION from the top Makefile."""
+    fields = {}
+    for line in (tree / "Makefile").read_text(errors="replace").splitlines()[:12]:
+        match = re.match(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=\s*(.*)$", line)
+        if match:
+            fields[match.group(1)] = match.group(2).strip()
+    base = ".".join(fields.get(k, "0") for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL"))
+    return base + fields.get("EXTRAVERSION", "")
+
+
+def _slot_name(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- Debian's linux-source package -------------------------------------------------
+
+def debian_source(package: str) -> Source:
+    debian.update()
+    version = debian.candidate_version(package)
+    if version in ("", "(none)"):
+        raise SetupError(f"Debian has no candidate for {package}")
+    identity = f"debian:{package}={version}"
+    tree = _cached_unpack(identity, lambda tmp: _unpack_debian(package, tmp))
+    return Source("debian", identity, f"{package}={version}", tree, _slot_name(identity))
+
+
+def _unpack_debian(package: str, tmp: Path) -> Path:
+    deb = debian.download(package, tmp / "deb")
+    debian.unpack(deb, tmp / "pkg")
+    tarballs = sorted((tmp / "pkg" / "usr" / "src").glob("linux-source-*.tar.*"))
+    if not tarballs:
+        raise SetupError(f"{deb.name} holds no linux-source tarball")
+    tree = _extract(tarballs[0], tmp / "extract")
+    shutil.rmtree(tmp / "deb")
+    shutil.rmtree(tmp / "pkg")
+    return tree
+
+
+# --- Tarballs ---------------------------------------------------------------------
+
+def tarball_source(path: Path) -> Source:
+    if not tarfile.is_tarfile(path):
+        raise InputError("--source", f"not a tarball or a directory: {path}")
+    digest = _file_sha256(path)
+    identity = f"tarball:sha256:{digest}"
+    tree = _cached_unpack(identity, lambda tmp: _extract(path, tmp / "extract"))
+    if not (tree / "Makefile").is_file():
+        raise InputError("--source", f"tarball holds no kernel tree: {path}")
+    return Source("tarball", identity, str(path), tree, _slot_name(identity))
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _extract(tarball: Path, dest: Path) -> Path:
+    """Unpack with tar(1); return the single top directory (or dest)."""
+    dest.mkdir(parents=True)
+    proc = subprocess.run(["tar", "-xf", str(tarball), "-C", str(dest)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SetupError(f"tar -xf {tarball.name} failed: {proc.stderr.strip()}")
+    entries = list(dest.iterdir())
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
+
+
+def _cached_unpack(identity: str, unpack) -> Path:
+    """Unpack once per identity; publish by an atomic rename."""
+    final = cache_dir("sources") / _slot_name(identity)
+    if not (final / "tree").is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=final.parent))
+        try:
+            unpack(tmp).rename(tmp / "tree")
+            (tmp / "identity").write_text(identity + "\n")
+            _publish(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final / "tree"
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    for child in list(tmp.iterdir()):
+        if child.name not in ("tree", "identity"):
+            shutil.rmtree(child, ignore_errors=True)
+    try:
+        os.rename(tmp, final)
+    except OSError:
+        if not (final / "tree").is_dir():
+            raise
+
+
+# --- Local trees --------------------------------------------------------------------
+
+def git_source(path: Path) -> Source:
+    head = _git(path, "rev-parse", "HEAD").strip()
+    dirty = _git(path, "diff", "HEAD", "--binary")
+    identity = f"git:{head}"
+    if dirty:
+        identity += "+dirty:" + hashlib.sha256(dirty.encode()).hexdigest()[:16]
+    return Source("git", identity, str(path), path, _slot_name(f"git:{path}"))
+
+
+def dir_source(path: Path) -> Source:
+    identity = "dir:" + _tree_stat_digest(path)
+    return Source("dir", identity, str(path), path, _slot_name(f"dir:{path}"))
+
+
+def _tree_stat_digest(path: Path) -> str:
+    """Hash of every file's path, size and mtime: cheap, changes on any edit."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            rel = os.path.relpath(full, path)
+            digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    cmd = ["git", "-C", str(repo), "-c", "user.name=damon-harness",
+           "-c", "user.email=damon-harness@localhost", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SetupError(f"git {args[0]} in {repo} failed: {detail}")
+    return proc.stdout
+
+
+# --- Syncing the work copy ------------------------------------------------------------
+
+def sync(source: Source, work: Path) -> None:
+    """Make `work` equal to the source's tree, rewriting only differing files."""
+    if source.is_git:
+        _sync_git(source, work)
+    else:
+        _sync_rsync(source.tree, work)
+
+
+def _sync_rsync(tree: Path, work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    excludes = [arg for pat in (("/.git",) + _IN_TREE_OUTPUT) for arg in ("--exclude", pat)]
+    cmd = ["rsync", "-a", "--delete", "--out-format=%i %n", *excludes, f"{tree}/", f"{work}/"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SetupError(f"rsync of {tree} failed: {proc.stderr.strip()[-300:]}")
+    _touch_copied(work, proc.stdout)
+
+
+def _touch_copied(work: Path, itemized: str) -> None:
+    """rsync -a keeps the source's old mtimes; give rewritten files a new one,
+    or make would keep objects built from the previous (e.g. patched) content."""
+    for line in itemized.splitlines():
+        if line.startswith(">f"):
+            os.utime(work / line.split(" ", 1)[1])
+
+
+def _sync_git(source: Source, work: Path) -> None:
+    if not (work / ".git").exists():
+        work.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(["git", "clone", "-q", "--local", "--no-checkout",
+                               str(source.tree), str(work)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SetupError(f"git clone of {source.tree} failed: {proc.stderr.strip()}")
+    head = _git(source.tree, "rev-parse", "HEAD").strip()
+    _git(work, "fetch", "-q", str(source.tree), head)
+    _git(work, "am", "--abort", check=False)
+    _git(work, "checkout", "-q", "-f", "--detach", head)
+    _git(work, "clean", "-q", "-fdx")
+    dirty = _git(source.tree, "diff", "HEAD", "--binary")
+    if dirty:
+        proc = subprocess.run(["git", "-C", str(work), "apply", "--binary", "-"],
+                              input=dirty, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SetupError(f"could not copy uncommitted changes: {proc.stderr.strip()}")

@@ -1,0 +1,97 @@
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError
+from harness.kernel import config as kc
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_parse_set_unset_and_comments():
+    opts = kc.parse("# a comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n\n")
+    assert opts == {"CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": '"x y"'}
+
+
+def test_parse_rejects_garbage_with_line_number():
+    with pytest.raises(InputError, match=r"frag:2: not a config line"):
+        kc.parse("CONFIG_A=y\nDAMON=y\n", where="frag")
+
+
+def test_merge_later_fragment_wins_and_keeps_order(tmp_path):
+    a = write(tmp_path / "a.config", "CONFIG_A=y\nCONFIG_B=y\n")
+    b = write(tmp_path / "b.config", "# CONFIG_B is not set\nCONFIG_C=m\n")
+    merged = kc.merge([a, b])
+    assert merged == {"CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": "m"}
+    assert kc.render(merged) == "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\n"
+
+
+def test_mismatches():
+    requested = {"CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": "y", "CONFIG_D": '"s"'}
+    actual = {"CONFIG_A": "y", "CONFIG_C": "m", "CONFIG_D": "s"}
+    assert kc.mismatches(requested, actual) == [("CONFIG_C", "y", "m")]
+    assert kc.mismatches({"CONFIG_X": "y"}, {}) == [("CONFIG_X", "y", "n")]
+
+
+def test_default_fragments_exist_and_parse():
+    for name in kc.DEFAULT_FRAGMENTS + ("debug.config",):
+        opts = kc.parse(kc.resolve_fragment(name).read_text())
+        assert opts, name
+    damon = kc.parse(kc.resolve_fragment("damon").read_text())
+    assert damon["CONFIG_DAMON_SYSFS"] == "y"
+
+
+def test_resolve_fragment_unknown_names_known_ones():
+    with pytest.raises(InputError, match=r"--config: no such fragment: nope .*damon"):
+        kc.resolve_fragment("nope")
+
+
+def fake_tree(tmp_path: Path) -> Path:
+    (tmp_path / "mm").mkdir(parents=True)
+    write(tmp_path / "Kconfig", "source \"mm/Kconfig\"\nconfig SYSFS\n\tbool \"sysfs\"\n")
+    write(tmp_path / "mm" / "Kconfig", (
+        "config DAMON\n\tbool \"DAMON\"\n\n"
+        "config DAMON_SYSFS\n\tbool \"sysfs\"\n\tdepends on DAMON && SYSFS\n\tdefault DAMON\n"
+        "\thelp\n\t  depends on NOTHING in help text\n\n"
+        "config DAMON_OR\n\tbool \"x\"\n\tdepends on A || B\n"))
+    return tmp_path
+
+
+def test_kconfig_index_reads_depends(tmp_path):
+    index = kc.kconfig_index(fake_tree(tmp_path))
+    assert index["DAMON_SYSFS"] == ["DAMON && SYSFS"]
+    assert index["DAMON"] == []
+    assert "NOTHING" not in str(index)
+
+
+def test_explain_names_unmet_dependency_or_missing_option(tmp_path):
+    index = kc.kconfig_index(fake_tree(tmp_path))
+    actual = {"CONFIG_SYSFS": "y"}
+    text = kc.explain("CONFIG_DAMON_SYSFS", "y", "n", index, actual)
+    assert text == "CONFIG_DAMON_SYSFS=y (got n; unmet: depends on DAMON && SYSFS)"
+    text = kc.explain("CONFIG_DAMON_HUGEPAGE", "y", "n", index, actual)
+    assert "no such option in this kernel" in text
+
+
+def test_verify_raises_one_line_listing_each_option(tmp_path):
+    src = fake_tree(tmp_path / "src")
+    cfg = write(tmp_path / ".config", "CONFIG_SYSFS=y\n# CONFIG_DAMON is not set\n")
+    requested = {"CONFIG_SYSFS": "y", "CONFIG_DAMON_SYSFS": "y", "CONFIG_DAMON_HUGEPAGE": "y"}
+    with pytest.raises(InputError) as err:
+        kc.verify(src, requested, cfg)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("--config: 2 option(s) did not hold")
+    assert "CONFIG_DAMON_SYSFS=y" in message and "CONFIG_DAMON_HUGEPAGE=y" in message
+    kc.verify(src, {"CONFIG_SYSFS": "y"}, cfg)
+
+
+def test_dep_holds():
+    actual = {"CONFIG_A": "y", "CONFIG_B": "m"}
+    assert kc._dep_holds("A && B", actual)
+    assert kc._dep_holds("A && !C", actual)
+    assert not kc._dep_holds("A && C", actual)
+    assert not kc._dep_holds("A || C", actual)
