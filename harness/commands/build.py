@@ -1,0 +1,41 @@
+"""`damon-harness build`: build (or find in the cache) a kernel from source."""
+
+import argparse
+
+from harness.kernel.build import DEFAULT, build_kernel
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "build", help="build a kernel from source, patches and config fragments",
+        description="Build a kernel (cached by its inputs) and print the artefact's path.")
+    parser.add_argument("--source", metavar="PATH|TARBALL",
+                        help="kernel tree (git or plain) or tarball; default: "
+                             "Debian's linux-source-7.3 package")
+    parser.add_argument("--patches", metavar="DIR|MBOX", action="append", default=[],
+                        help="patch series: a directory (series file or *.patch) or an "
+                             "mbox; may be repeated")
+    parser.add_argument("--config", metavar="FRAGMENT", action="append", default=None,
+                        help="config fragment: a file or a name in kernel-configs/; may be "
+                             f"repeated (default: {' '.join(DEFAULT)})")
+    parser.add_argument("--jobs", "-j", type=_positive, default=None,
+                        help="parallel make jobs (default: number of CPUs)")
+    parser.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text}")
+    return value
+
+
+def run(args) -> int:
+    fragments = args.config if args.config else DEFAULT
+    kernel = build_kernel(source=args.source, patches=args.patches,
+                          fragments=fragments, jobs=args.jobs)
+    print(kernel.image.parent)
+    return 0

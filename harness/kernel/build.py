@@ -1,0 +1,319 @@
+"""Build a kernel from a source, a patch series and config fragments; cache it.
+
+Layout under the cache (see harness.paths.cache_dir):
+  work/<slot>/src     the source's work copy, patched (one per source)
+  work/<slot>/obj     its persistent O= build tree (incremental rebuilds)
+  work/<slot>/cfg     scratch O= tree where the config is generated
+  kernels/<key>/      finished artefacts: bzImage, .config, System.map,
+                      build.log, metadata.json, modroot/ (when any =m)
+  kernels/requests/   request hash -> artefact key, for a hit without make
+An artefact's key hashes (source identity, patch contents, final .config).
+It is assembled in a temporary directory and renamed into place.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterable, List, Optional, Sequence
+
+from harness.errors import HarnessError, SetupError
+from harness.kernel import config as kconfig
+from harness.kernel import patches as kpatches
+from harness.kernel import source as ksource
+from harness.kernel.artifact import Kernel
+from harness.paths import cache_dir
+
+DEFAULT = kconfig.DEFAULT_FRAGMENTS
+LAYOUT_VERSION = "1"        # bump when the artefact layout or build recipe changes
+PROGRESS_EVERY_S = 15
+MAKE_ENV = {"KBUILD_BUILD_USER": "damon-harness", "KBUILD_BUILD_HOST": "harness",
+            "KBUILD_BUILD_TIMESTAMP": "1970-01-01"}
+
+
+class BuildError(HarnessError):
+    """The kernel itself failed to build (not the host)."""
+
+    exit_code = 1
+
+
+@dataclass
+class Request:
+    source: Optional[str] = None
+    patches: Sequence[str] = ()
+    fragments: Sequence[str] = DEFAULT
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+def build_kernel(source: Optional[str] = None, patches: Iterable[str] = (),
+                 fragments: Iterable[str] = DEFAULT, jobs: Optional[int] = None,
+                 log: IO = sys.stderr) -> Kernel:
+    """Kernel for this source + patch series + fragments; a cache hit when possible."""
+    request = Request(source, tuple(patches), tuple(fragments), jobs or os.cpu_count() or 1)
+    return Builder(request, log).run()
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+class Builder:
+    def __init__(self, request: Request, log: IO):
+        self.req = request
+        self.out = log
+        self.src = ksource.resolve(request.source)
+        self.patches = kpatches.load_all(request.patches)
+        self.fragment_paths = [kconfig.resolve_fragment(f) for f in request.fragments]
+        self.requested = kconfig.merge(self.fragment_paths)
+        self.slot = cache_dir("work", self.src.slot)
+        self.kernels = cache_dir("kernels")
+
+    def say(self, message: str) -> None:
+        print(f"build: {message}", file=self.out, flush=True)
+
+    # -- the steps ---------------------------------------------------------------------
+
+    def run(self) -> Kernel:
+        hit = self.request_hit()
+        if hit:
+            self.say(f"cache hit {hit}")
+            return load_artifact(hit)
+        with self.locked():
+            work = self.prepare_tree()
+            config = self.configure(work)
+            key = _sha(LAYOUT_VERSION, self.src.identity, kpatches.digest(self.patches),
+                       config.read_text())[:24]
+            final = self.kernels / key
+            if not (final / "metadata.json").is_file():
+                self.compile(work, config, final)
+            else:
+                self.say(f"cache hit {final}")
+            self.remember_request(key)
+        return load_artifact(final)
+
+    def request_key(self) -> str:
+        return _sha(LAYOUT_VERSION, self.src.identity, kpatches.digest(self.patches),
+                    kconfig.render(self.requested))[:24]
+
+    def request_hit(self) -> Optional[Path]:
+        link = cache_dir("kernels", "requests") / self.request_key()
+        if not link.is_file():
+            return None
+        final = self.kernels / link.read_text().strip()
+        return final if (final / "metadata.json").is_file() else None
+
+    def remember_request(self, key: str) -> None:
+        link = cache_dir("kernels", "requests") / self.request_key()
+        tmp = link.with_suffix(".tmp")
+        tmp.write_text(key + "\n")
+        os.replace(tmp, link)
+
+    @contextmanager
+    def locked(self):
+        with open(self.slot / "lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.say(f"waiting for another build using {self.slot}")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def prepare_tree(self) -> Path:
+        """Work copy = source + patches; redone only when either changed."""
+        work, state_file = self.slot / "src", self.slot / "state.json"
+        state = {"identity": self.src.identity, "patches": kpatches.digest(self.patches)}
+        if state_file.is_file() and json.loads(state_file.read_text()) == state:
+            return work
+        state_file.unlink(missing_ok=True)
+        self.say(f"syncing {self.src.origin} into {work}")
+        ksource.sync(self.src, work)
+        if self.patches:
+            self.say(f"applying {len(self.patches)} patch(es)")
+            kpatches.apply_all(work, self.patches, use_git=self.src.is_git)
+        state_file.write_text(json.dumps(state))
+        return work
+
+    def configure(self, work: Path) -> Path:
+        """Generate the config in a scratch tree, verify it, then hand it to obj/
+        only when it changed (so an unchanged config leaves timestamps alone)."""
+        self.say("configuring: allnoconfig + " + " ".join(p.name for p in self.fragment_paths))
+        generated = kconfig.generate(work, self.slot / "cfg", self.requested, make_args())
+        kconfig.verify(work, self.requested, generated)
+        obj = self.slot / "obj"
+        obj.mkdir(exist_ok=True)
+        target = obj / ".config"
+        if not target.is_file() or target.read_bytes() != generated.read_bytes():
+            shutil.copyfile(generated, target)
+        return target
+
+    def compile(self, work: Path, config: Path, final: Path) -> None:
+        obj = config.parent
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.kernels))
+        try:
+            started = time.time()
+            run_make(work, obj, self.req.jobs, tmp / "build.log", self.say)
+            duration = time.time() - started
+            self.collect(work, obj, tmp, duration)
+            _publish(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.say(f"built {final} in {_fmt(time.time() - started)}")
+
+    def collect(self, work: Path, obj: Path, dest: Path, duration: float) -> None:
+        shutil.copyfile(obj / "arch/x86/boot/bzImage", dest / "bzImage")
+        for name in (".config", "System.map"):
+            shutil.copyfile(obj / name, dest / name.lstrip("."))
+        release = make_output(work, obj, "kernelrelease")
+        if has_modules(obj / ".config"):
+            make_quiet(work, obj, "modules_install", "INSTALL_MOD_STRIP=1",
+                       f"INSTALL_MOD_PATH={dest / 'modroot'}")
+        meta = self.metadata(release, duration, make_output(work, obj, "kernelversion"))
+        (dest / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+    def metadata(self, release: str, duration: float, version: str) -> dict:
+        return {
+            "source": {"kind": self.src.kind, "identity": self.src.identity,
+                       "origin": self.src.origin, "version": version},
+            "release": release,
+            "patches": [p.describe() for p in self.patches],
+            "fragments": [{"path": str(p), "sha256": _file_sha(p)} for p in self.fragment_paths],
+            "compiler": compiler_version(),
+            "jobs": self.req.jobs,
+            "duration_s": round(duration, 1),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "reproducer": self.reproducer(),
+            "make": " ".join(["make", "ARCH=" + kconfig.ARCH, *make_args(),
+                              f"-j{self.req.jobs}", "O=<obj>"]),
+        }
+
+    def reproducer(self) -> str:
+        argv = ["damon-harness", "build"]
+        if self.req.source:
+            argv += ["--source", str(Path(self.req.source).expanduser().resolve())]
+        for spec in self.req.patches:
+            argv += ["--patches", str(Path(spec).expanduser().resolve())]
+        for frag in self.req.fragments:
+            argv += ["--config", frag]
+        return shlex.join(argv)
+
+
+# --- make ------------------------------------------------------------------------------
+
+def make_args() -> List[str]:
+    """Variables for every make call (config and build must agree on CC)."""
+    return ["CC=ccache gcc"] if shutil.which("ccache") else []
+
+
+def make_env() -> dict:
+    env = dict(os.environ, **MAKE_ENV)
+    env.setdefault("CCACHE_DIR", str(cache_dir("ccache")))
+    return env
+
+
+def _make_cmd(work: Path, obj: Path, *targets: str) -> List[str]:
+    return ["make", "-C", str(work), f"O={obj}", f"ARCH={kconfig.ARCH}", *make_args(),
+            *targets]
+
+
+def run_make(work: Path, obj: Path, jobs: int, log_path: Path, say) -> None:
+    """make -jN, all output to log_path, a progress line every ~15 s."""
+    cmd = _make_cmd(work, obj, f"-j{jobs}")
+    say(f"make -j{jobs} (log: {log_path})")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=make_env())
+        _watch(proc, log_path, say)
+    if proc.returncode != 0:
+        kept = cache_dir("logs") / f"failed-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        shutil.copyfile(log_path, kept)
+        raise BuildError(f"kernel build failed: {first_error(kept)} (log: {kept})")
+
+
+def _watch(proc: subprocess.Popen, log_path: Path, say) -> None:
+    started = time.time()
+    while True:
+        try:
+            proc.wait(timeout=PROGRESS_EVERY_S)
+            return
+        except subprocess.TimeoutExpired:
+            say(f"{_fmt(time.time() - started)} elapsed, {count_compiled(log_path)} files "
+                "compiled so far")
+
+
+def count_compiled(log_path: Path) -> int:
+    try:
+        text = log_path.read_bytes()
+    except OSError:
+        return 0
+    return sum(1 for line in text.splitlines() if line.lstrip().startswith(b"CC "))
+
+
+def first_error(log_path: Path) -> str:
+    lines = log_path.read_text(errors="replace").splitlines()
+    for line in lines:
+        if "error:" in line or "Error " in line:
+            return line.strip()[:200]
+    return (lines[-1].strip() if lines else "no output")[:200]
+
+
+def make_output(work: Path, obj: Path, target: str) -> str:
+    proc = subprocess.run(_make_cmd(work, obj, "-s", target), capture_output=True,
+                          text=True, env=make_env())
+    if proc.returncode != 0:
+        raise SetupError(f"make {target} failed: {proc.stderr.strip()[-200:]}")
+    return proc.stdout.strip()
+
+
+def make_quiet(work: Path, obj: Path, *targets: str) -> None:
+    proc = subprocess.run(_make_cmd(work, obj, "-s", *targets), capture_output=True,
+                          text=True, env=make_env())
+    if proc.returncode != 0:
+        raise SetupError(f"make {targets[0]} failed: {proc.stderr.strip()[-200:]}")
+
+
+def has_modules(config: Path) -> bool:
+    return any(line.endswith("=m") for line in config.read_text().splitlines())
+
+
+def compiler_version() -> str:
+    proc = subprocess.run(["gcc", "--version"], capture_output=True, text=True)
+    name = proc.stdout.splitlines()[0] if proc.stdout else "gcc (unknown)"
+    return name + (" via ccache" if shutil.which("ccache") else "")
+
+
+# --- artefacts ---------------------------------------------------------------------------
+
+def load_artifact(path: Path) -> Kernel:
+    meta = json.loads((path / "metadata.json").read_text())
+    modroot = path / "modroot" / "lib" / "modules"
+    return Kernel(image=path / "bzImage",
+                  modules_dir=modroot if modroot.is_dir() else None,
+                  release=meta.get("release", ""),
+                  origin={"kind": "build", "artifact": str(path), **meta})
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    try:
+        os.rename(tmp, final)
+    except OSError:
+        if not (final / "metadata.json").is_file():
+            raise
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fmt(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"

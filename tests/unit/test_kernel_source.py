@@ -1,0 +1,100 @@
+import os
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError
+from harness.kernel import source as ks
+
+MAKEFILE = "VERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 4\nEXTRAVERSION = -rc1\nNAME = x\n"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMON_HARNESS_CACHE", str(tmp_path / "cache"))
+
+
+def kernel_tree(path: Path) -> Path:
+    (path / "mm" / "damon").mkdir(parents=True)
+    (path / "Makefile").write_text(MAKEFILE)
+    (path / "Kconfig").write_text("config X\n\tbool\n")
+    (path / "mm" / "damon" / "core.c").write_text("int x;\n")
+    return path
+
+
+def test_kernel_version(tmp_path):
+    assert ks.kernel_version(kernel_tree(tmp_path)) == "7.3.4-rc1"
+
+
+def test_resolve_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match="--source: no such file or directory"):
+        ks.resolve(str(tmp_path / "missing"))
+    with pytest.raises(InputError, match="not a kernel source tree"):
+        ks.resolve(str(tmp_path))
+    (tmp_path / "f.txt").write_text("hello")
+    with pytest.raises(InputError, match="not a tarball"):
+        ks.resolve(str(tmp_path / "f.txt"))
+
+
+def test_dir_identity_follows_edits_slot_does_not(tmp_path):
+    tree = kernel_tree(tmp_path / "linux")
+    first = ks.resolve(str(tree))
+    assert first.kind == "dir" and first.identity == ks.resolve(str(tree)).identity
+    later = time.time() + 5
+    os.utime(tree / "mm/damon/core.c", (later, later))
+    second = ks.resolve(str(tree))
+    assert second.identity != first.identity and second.slot == first.slot
+
+
+def test_rsync_sync_restores_changed_files_with_fresh_mtime(tmp_path):
+    tree = kernel_tree(tmp_path / "linux")
+    (tree / ".config").write_text("CONFIG_IN_TREE=y\n")
+    work = tmp_path / "work"
+    ks.sync(ks.resolve(str(tree)), work)
+    assert (work / "mm/damon/core.c").read_text() == "int x;\n"
+    assert not (work / ".config").exists()
+    (work / "mm/damon/core.c").write_text("patched\n")
+    (work / "extra.c").write_text("new\n")
+    before = time.time()
+    ks.sync(ks.resolve(str(tree)), work)
+    assert (work / "mm/damon/core.c").read_text() == "int x;\n"
+    assert (work / "mm/damon/core.c").stat().st_mtime >= before - 1
+    assert not (work / "extra.c").exists()
+    assert (tree / ".config").exists()
+
+
+def test_tarball_is_unpacked_once_and_keyed_by_content(tmp_path):
+    tree = kernel_tree(tmp_path / "linux-7.3")
+    ball = tmp_path / "linux.tar.gz"
+    with tarfile.open(ball, "w:gz") as tar:
+        tar.add(tree, arcname="linux-7.3")
+    src = ks.resolve(str(ball))
+    assert src.kind == "tarball" and src.identity.startswith("tarball:sha256:")
+    assert (src.tree / "Makefile").read_text() == MAKEFILE
+    again = ks.resolve(str(ball))
+    assert again.tree == src.tree and again.slot == src.slot
+    assert not list(src.tree.parent.parent.glob(".unpack-*"))
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t",
+                           *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_git_tree_copy_carries_uncommitted_changes(tmp_path):
+    tree = kernel_tree(tmp_path / "linux")
+    git(tree, "init", "-q")
+    git(tree, "add", ".")
+    git(tree, "commit", "-q", "-m", "base")
+    clean = ks.resolve(str(tree))
+    assert clean.kind == "git" and "+dirty" not in clean.identity
+    (tree / "mm/damon/core.c").write_text("int y;\n")
+    dirty = ks.resolve(str(tree))
+    assert "+dirty:" in dirty.identity and dirty.slot == clean.slot
+    work = tmp_path / "work"
+    ks.sync(dirty, work)
+    assert (work / "mm/damon/core.c").read_text() == "int y;\n"
+    assert git(tree, "status", "--porcelain").strip() == "M mm/damon/core.c"
