@@ -1,0 +1,168 @@
+"""Expectations judged on time series, each with the numbers that decided it.
+
+Pure functions. A series is (times in seconds since DAMON was turned on,
+values). An expectation is *met* or not; its verdict is PASS when that
+matches what the scenario says it should be (`should: fail` for negative
+controls), FAIL when not, ERROR when the series cannot be judged.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from harness.scenario import Expectation, Quantity
+
+PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
+
+
+@dataclass
+class Series:
+    times: List[float]
+    values: List[Optional[float]]
+
+
+@dataclass
+class CheckResult:
+    name: str
+    metric: str
+    kind: str
+    met: Optional[bool]            # None: could not be judged
+    should: str = "pass"
+    summary: str = ""              # one line with the deciding numbers
+    numbers: Dict[str, float] = field(default_factory=dict)
+    band: Dict[str, float] = field(default_factory=dict)  # for plots: lines and windows
+
+    @property
+    def verdict(self) -> str:
+        if self.met is None:
+            return ERROR
+        return PASS if self.met == (self.should == "pass") else FAIL
+
+
+def scenario_verdict(results: Sequence[CheckResult]) -> str:
+    verdicts = [r.verdict for r in results]
+    if ERROR in verdicts:
+        return ERROR
+    return FAIL if FAIL in verdicts else PASS
+
+
+def _clean(series: Series, delta: bool):
+    pairs = [(t, v) for t, v in zip(series.times, series.values) if v is not None]
+    if delta and pairs:
+        base = pairs[0][1]
+        pairs = [(t, v - base) for t, v in pairs]
+    return pairs
+
+
+def _holds(value: float, bound: float, direction: str) -> bool:
+    return value >= bound if direction == "at_least" else value <= bound
+
+
+def _fmt(x: float) -> str:
+    if abs(x) >= 1 << 20:
+        return f"{x / (1 << 20):.1f} MiB"
+    return f"{x:g}"
+
+
+def _error(e: Expectation, why: str) -> CheckResult:
+    return CheckResult(e.name, e.metric, e.kind, None, e.should, f"cannot judge: {why}")
+
+
+def reaches(times, values, bound: float, direction: str, within: float) -> CheckResult:
+    """Met if some sample at or before `within` s satisfies the bound."""
+    window = [(t, v) for t, v in zip(times, values) if t <= within]
+    if not window:
+        return CheckResult("", "", "reaches", None, summary="no sample inside the window")
+    hit = next(((t, v) for t, v in window if _holds(v, bound, direction)), None)
+    best = max(v for _, v in window) if direction == "at_least" else min(v for _, v in window)
+    word = ">=" if direction == "at_least" else "<="
+    nums = {"bound": bound, "within": within, "best": best,
+            "last_time": window[-1][0]}
+    if hit:
+        nums["reached_at"] = hit[0]
+        text = f"reached {_fmt(hit[1])} {word} {_fmt(bound)} at {hit[0]:.1f} s (limit {within:g} s)"
+    else:
+        text = (f"best {_fmt(best)}, never {word} {_fmt(bound)} within {within:g} s "
+                f"(last sample at {window[-1][0]:.1f} s)")
+    return CheckResult("", "", "reaches", hit is not None, summary=text, numbers=nums,
+                       band={"bound": bound, "until": within})
+
+
+def stays(times, values, bound: float, direction: str, after: float = 0.0) -> CheckResult:
+    """Met if every sample from `after` s on satisfies the bound."""
+    window = [(t, v) for t, v in zip(times, values) if t >= after]
+    if not window:
+        return CheckResult("", "", "stays", None, summary="no sample inside the window")
+    bad = [(t, v) for t, v in window if not _holds(v, bound, direction)]
+    pick = max if direction == "at_most" else min
+    worst_t, worst = pick(window, key=lambda tv: tv[1])
+    word = "<=" if direction == "at_most" else ">="
+    nums = {"bound": bound, "worst": worst, "worst_at": worst_t,
+            "violations": len(bad), "samples": len(window)}
+    if bad:
+        text = (f"{len(bad)}/{len(window)} samples broke {word} {_fmt(bound)}; "
+                f"first at {bad[0][0]:.1f} s, worst {_fmt(worst)} at {worst_t:.1f} s")
+    else:
+        text = f"all {len(window)} samples {word} {_fmt(bound)} (worst {_fmt(worst)})"
+    return CheckResult("", "", "stays", not bad, summary=text, numbers=nums,
+                       band={"bound": bound, "from": after})
+
+
+def converges(times, values, target: float, tolerance: float, settle: float,
+              samples: int) -> CheckResult:
+    """Met if the mean of the last `samples` samples after `settle` s lies
+    within `tolerance` of `target`. The spread is reported, not judged."""
+    window = [(t, v) for t, v in zip(times, values) if t >= settle][-samples:]
+    if len(window) < samples:
+        return CheckResult("", "", "converges", None,
+                           summary=f"only {len(window)} samples after settle, need {samples}")
+    vals = [v for _, v in window]
+    mean = sum(vals) / len(vals)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / len(vals))
+    err = mean - target
+    nums = {"mean": mean, "stdev": sd, "min": min(vals), "max": max(vals),
+            "target": target, "tolerance": tolerance, "error": err,
+            "error_pct": 100.0 * err / target if target else float("nan"),
+            "samples": len(vals), "from": window[0][0]}
+    ok = abs(err) <= tolerance
+    text = (f"mean {_fmt(mean)} ± {_fmt(sd)} over {len(vals)} samples from "
+            f"{window[0][0]:.1f} s; target {_fmt(target)} ± {_fmt(tolerance)} "
+            f"(off by {nums['error_pct']:+.1f} %)")
+    return CheckResult("", "", "converges", ok, summary=text, numbers=nums,
+                       band={"target": target, "lower": target - tolerance,
+                             "upper": target + tolerance, "from": window[0][0]})
+
+
+def judge(e: Expectation, series: Series, reference: Optional[float] = None) -> CheckResult:
+    """Judge one expectation. `reference` is what its percentages refer to."""
+    pairs = _clean(series, e.delta)
+    if not pairs:
+        return _error(e, "no readable sample of the metric")
+    if len(pairs) < len(series.values):
+        missing = len(series.values) - len(pairs)
+        return _error(e, f"{missing} of {len(series.values)} samples were unreadable")
+    times, values = [p[0] for p in pairs], [p[1] for p in pairs]
+    try:
+        result = _dispatch(e, times, values, reference)
+    except ValueError as exc:
+        return _error(e, str(exc))
+    result.name, result.metric, result.should = e.name, e.metric, e.should
+    return result
+
+
+def _bound(e: Expectation, reference: Optional[float]):
+    direction = "at_least" if e.at_least is not None else "at_most"
+    q: Quantity = e.at_least if e.at_least is not None else e.at_most
+    return q.resolve(reference), direction
+
+
+def _dispatch(e: Expectation, times, values, reference) -> CheckResult:
+    if e.kind == "reaches":
+        bound, direction = _bound(e, reference)
+        return reaches(times, values, bound, direction, e.within)
+    if e.kind == "stays":
+        bound, direction = _bound(e, reference)
+        return stays(times, values, bound, direction, e.settle)
+    target = e.target.resolve(reference)
+    tol = e.tolerance.value * target if e.tolerance.fraction else e.tolerance.value
+    return converges(times, values, target, tol, e.settle, e.samples)

@@ -1,0 +1,134 @@
+"""The DAMON tree as ordered sysfs writes."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import damon_sysfs as ds
+from harness.scenario import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+A = ds.ADMIN
+CTX = f"{A}/kdamonds/0/contexts/0"
+
+
+def collapse_writes():
+    sc = load_scenario(SCENARIOS / "collapse.yaml")
+    res = ds.Resolved(pids={"toucher": 4242})
+    return sc, ds.writes(sc.damon, res)
+
+
+def index(writes, path):
+    return [p for p, _ in writes].index(path)
+
+
+def test_vaddr_tree_order_and_values():
+    sc, w = collapse_writes()
+    d = dict(w)
+    assert w[0] == (f"{A}/kdamonds/nr_kdamonds", "1")
+    assert d[f"{CTX}/operations"] == "vaddr"
+    assert d[f"{CTX}/targets/0/pid_target"] == "4242"
+    assert d[f"{CTX}/monitoring_attrs/intervals/update_us"] == "1000000"
+    assert d[f"{CTX}/schemes/0/action"] == "collapse"
+    assert index(w, f"{A}/kdamonds/0/contexts/nr_contexts") < index(w, f"{CTX}/operations")
+    assert index(w, f"{CTX}/targets/nr_targets") < index(w, f"{CTX}/targets/0/pid_target")
+    assert index(w, f"{CTX}/schemes/nr_schemes") < index(w, f"{CTX}/schemes/0/action")
+    assert d[f"{A}/kdamonds/0/refresh_ms"] == "1000"
+
+
+def test_all_six_access_pattern_bounds_are_written():
+    _, w = collapse_writes()
+    d = dict(w)
+    base = f"{CTX}/schemes/0/access_pattern"
+    for name in ("sz", "nr_accesses", "age"):
+        for end in ("min", "max"):
+            assert f"{base}/{name}/{end}" in d
+    assert d[f"{base}/sz/min"] == str(2 << 20)
+    assert d[f"{base}/sz/max"] == str((1 << 64) - 1)
+    assert d[f"{base}/nr_accesses/min"] == "2"
+
+
+def test_start_and_stop():
+    sc, _ = collapse_writes()
+    assert ds.start_writes(sc.damon) == [(f"{A}/kdamonds/0/state", "on")]
+    assert ds.stop_writes(sc.damon) == [(f"{A}/kdamonds/0/state", "off")]
+
+
+def test_paddr_goals_filters_and_node_ranges():
+    sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
+    res = ds.Resolved(node_ranges={0: [(0, 1 << 30)], 1: [(1 << 30, 2 << 30)]})
+    d = dict(ds.writes(sc.damon, res))
+    t = f"{CTX}/targets/0"
+    assert f"{t}/pid_target" not in d
+    assert d[f"{t}/regions/nr_regions"] == "2"
+    assert d[f"{t}/regions/1/start"] == str(1 << 30)
+    assert d[f"{t}/regions/1/end"] == str(2 << 30)
+    s0 = f"{CTX}/schemes/0"
+    assert d[f"{s0}/target_nid"] == "0"
+    assert d[f"{s0}/quotas/bytes"] == str(32 << 20)
+    assert d[f"{s0}/quotas/goal_tuner"] == "temporal"
+    assert d[f"{s0}/quotas/goals/nr_goals"] == "1"
+    assert d[f"{s0}/quotas/goals/0/target_metric"] == "node_memcg_used_bp"
+    assert d[f"{s0}/quotas/goals/0/target_value"] == "1000"
+    assert d[f"{s0}/quotas/goals/0/nid"] == "0"
+    assert d[f"{s0}/quotas/goals/0/path"] == "/a"
+    assert d[f"{s0}/ops_filters/nr_filters"] == "1"
+    assert d[f"{s0}/ops_filters/0/type"] == "memcg"
+    assert d[f"{s0}/ops_filters/0/memcg_path"] == "/a"
+    assert d[f"{s0}/ops_filters/0/allow"] == "Y"
+    assert f"{s0}/core_filters/nr_filters" not in d
+    assert d[f"{CTX}/schemes/3/quotas/goals/0/path"] == "/b"
+    assert d[f"{CTX}/schemes/3/quotas/goals/0/target_metric"] == "node_memcg_free_bp"
+
+
+def test_paddr_node_without_ranges_is_an_error():
+    sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
+    with pytest.raises(ValueError):
+        ds.writes(sc.damon, ds.Resolved(node_ranges={0: [(0, 1)]}))
+
+
+def test_module_writes_and_enable_last():
+    from harness.scenario import DamonSetup, ModuleSetup
+    setup = DamonSetup(module=ModuleSetup("damon_lru_sort", {"hot_thres_access_freq": "500"}))
+    assert ds.writes(setup, ds.Resolved()) == [
+        ("/sys/module/damon_lru_sort/parameters/hot_thres_access_freq", "500")]
+    assert ds.start_writes(setup) == [("/sys/module/damon_lru_sort/parameters/enabled", "Y")]
+
+
+def test_scheme_dir():
+    sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
+    assert ds.scheme_dir(sc.damon, "cold_b") == f"{CTX}/schemes/3"
+
+
+def test_node_ranges_parse_and_merge():
+    text = ("block_size 8000000\n"
+            "node 0 block 0\nnode 0 block 1\nnode 0 block 3\n"
+            "node 1 block 8\nnode 1 block 9\n")
+    size = 0x8000000
+    assert ds.parse_node_ranges(text) == {
+        0: [(0, 2 * size), (3 * size, 4 * size)],
+        1: [(8 * size, 10 * size)],
+    }
+    with pytest.raises(ValueError):
+        ds.parse_node_ranges("node 0 block 1\n")
+
+
+def test_script_writes_in_order_and_stops_at_failure(tmp_path):
+    ok = tmp_path / "a"
+    missing = tmp_path / "no" / "b"
+    after = tmp_path / "c"
+    text = ds.script([(str(ok), "1 2"), (str(missing), "x"), (str(after), "y")])
+    proc = subprocess.run(["sh", "-c", text], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert ok.read_text() == "1 2\n"
+    assert not after.exists()
+    assert "damon write failed" in proc.stderr and "/no/b" in proc.stderr
+
+
+def test_disable_others_script_is_valid_shell():
+    script = ds.disable_others_script()
+    assert "damon_stat" in script and "enabled" in script
+    proc = subprocess.run(["sh", "-n", "-c", script])
+    assert proc.returncode == 0
+    assert subprocess.run(["sh", "-n", "-c", ds.node_ranges_command([0, 1])]).returncode == 0
