@@ -1,0 +1,1 @@
+"""damon-harness: boot kernels in QEMU and check what DAMON really does."""

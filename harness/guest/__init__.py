@@ -1,0 +1,1 @@
+"""Talking to a booted guest over SSH."""

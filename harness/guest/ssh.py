@@ -1,0 +1,145 @@
+"""SSH to the guest with paramiko: wait until ready, run, upload, read."""
+
+import logging
+import shlex
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import paramiko
+
+from harness.errors import HarnessError
+
+POLL_S = 0.05
+# paramiko logs a traceback for every connection tried before sshd is up, and
+# from its transport threads after a failed attempt; errors reach us as exceptions.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+
+
+@dataclass
+class CommandResult:
+    command: str
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class CommandFailed(HarnessError):
+    def __init__(self, result: CommandResult):
+        err = (result.stderr.strip().splitlines() or [""])[-1]
+        super().__init__(f"guest command failed ({result.exit_code}): {result.command}: {err}")
+        self.result = result
+
+
+class CommandTimeout(HarnessError):
+    def __init__(self, command: str, timeout: float):
+        super().__init__(f"guest command timed out after {timeout:.0f} s: {command}")
+        self.command = command
+
+
+class SSHGuest:
+    """A root SSH session to 127.0.0.1:port. `check_alive` raises if the VM died."""
+
+    def __init__(self, port: int, key_path: Path, check_alive: Callable[[], None]):
+        self.port = port
+        self.key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
+        self.check_alive = check_alive
+        self.client: Optional[paramiko.SSHClient] = None
+
+    def wait_ready(self, deadline: float) -> float:
+        """Connect, retrying until `deadline` (time.monotonic); returns seconds waited."""
+        start = time.monotonic()
+        while True:
+            self.check_alive()
+            if self._try_connect():
+                return time.monotonic() - start
+            if time.monotonic() > deadline:
+                raise TimeoutError("sshd did not answer before the boot deadline")
+            time.sleep(0.2)
+
+    def _try_connect(self) -> bool:
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        try:
+            client.connect("127.0.0.1", port=self.port, username="root", pkey=self.key,
+                           timeout=3, banner_timeout=5, auth_timeout=5,
+                           allow_agent=False, look_for_keys=False)
+        except (paramiko.SSHException, OSError, EOFError):
+            client.close()
+            return False
+        client.get_transport().set_keepalive(5)
+        self.client = client
+        return True
+
+    def run(self, command: str, timeout: float = 60, check: bool = False,
+            stdin: Optional[bytes] = None) -> CommandResult:
+        start = time.monotonic()
+        chan = self._transport().open_session()
+        chan.exec_command(command)
+        if stdin is not None:
+            chan.sendall(stdin)
+        chan.shutdown_write()
+        out, err = bytearray(), bytearray()
+        while not (chan.exit_status_ready() and not chan.recv_ready()
+                   and not chan.recv_stderr_ready()):
+            self._drain(chan, out, err)
+            if time.monotonic() - start > timeout:
+                chan.close()
+                raise CommandTimeout(command, timeout)
+            self.check_alive()
+            if not (chan.recv_ready() or chan.recv_stderr_ready()):
+                time.sleep(POLL_S)
+        self._drain(chan, out, err)
+        result = CommandResult(command, chan.recv_exit_status(),
+                               out.decode(errors="replace"), err.decode(errors="replace"),
+                               time.monotonic() - start)
+        chan.close()
+        if check and not result.ok:
+            raise CommandFailed(result)
+        return result
+
+    @staticmethod
+    def _drain(chan, out: bytearray, err: bytearray) -> None:
+        while chan.recv_ready():
+            out += chan.recv(65536)
+        while chan.recv_stderr_ready():
+            err += chan.recv_stderr(65536)
+
+    def upload(self, local: Path, remote: str, mode: int = 0o755) -> None:
+        sftp = self._transport().open_sftp_client()
+        try:
+            sftp.put(str(local), remote)
+            sftp.chmod(remote, mode)
+        finally:
+            sftp.close()
+
+    def read_file(self, remote: str, timeout: float = 30) -> str:
+        result = self.run(f"cat -- {shlex.quote(remote)}", timeout=timeout, check=True)
+        return result.stdout
+
+    def write_file(self, remote: str, text: str, timeout: float = 30) -> None:
+        self.run(f"cat > {shlex.quote(remote)}", timeout=timeout, check=True,
+                 stdin=text.encode())
+
+    def responsive(self, timeout: float = 15) -> bool:
+        try:
+            return self.run("true", timeout=timeout).ok
+        except (CommandTimeout, paramiko.SSHException, OSError, EOFError, socket.error):
+            return False
+
+    def _transport(self) -> paramiko.Transport:
+        if self.client is None:
+            raise HarnessError("not connected to the guest")
+        return self.client.get_transport()
+
+    def close(self) -> None:
+        if self.client:
+            self.client.close()
+            self.client = None

@@ -1,0 +1,177 @@
+"""Guest images built from a recipe in images/, cached by the recipe's hash."""
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from harness.errors import InputError, SetupError
+from harness.paths import REPO_ROOT, cache_dir
+from harness.units import parse_size
+
+IMAGES_DIR = REPO_ROOT / "images"
+DEFAULT_RECIPE = "bookworm"
+# Bump when the way an image is built changes, so old images are not reused.
+BUILDER_VERSION = "1"
+_RECIPE_KEYS = {"name", "suite", "mirror", "variant", "packages", "size", "overlay"}
+
+
+@dataclass
+class GuestImage:
+    path: Path
+    key: Path
+    name: str
+    digest: str
+
+
+def recipe_path(spec: str) -> Path:
+    path = Path(spec)
+    if path.is_dir():
+        path = path / "recipe.yaml"
+    if not path.exists():
+        path = IMAGES_DIR / spec / "recipe.yaml"
+    if not path.is_file():
+        raise InputError("--image", f"no such image recipe: {spec}")
+    return path
+
+
+def load_recipe(path: Path) -> dict:
+    try:
+        recipe = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise InputError(str(path), "malformed YAML") from None
+    if not isinstance(recipe, dict):
+        raise InputError(str(path), "a recipe must be a mapping")
+    for key in recipe:
+        if key not in _RECIPE_KEYS:
+            raise InputError(f"{path}: {key}", "unknown key")
+    for key in ("name", "suite", "mirror"):
+        if not isinstance(recipe.get(key), str):
+            raise InputError(f"{path}: {key}", "is required and must be a string")
+    try:
+        recipe["size_bytes"] = parse_size(recipe.get("size", "1G"))
+    except ValueError as exc:
+        raise InputError(f"{path}: size", str(exc)) from None
+    return recipe
+
+
+def recipe_digest(path: Path, recipe: dict) -> str:
+    digest = hashlib.sha256(BUILDER_VERSION.encode())
+    digest.update(path.read_bytes())
+    overlay = _overlay_dir(path, recipe)
+    if overlay:
+        for file in sorted(p for p in overlay.rglob("*") if p.is_file()):
+            digest.update(str(file.relative_to(overlay)).encode())
+            digest.update(oct(file.stat().st_mode & 0o777).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _overlay_dir(path: Path, recipe: dict):
+    name = recipe.get("overlay")
+    return (path.parent / name) if name else None
+
+
+def guest_image(spec: str = DEFAULT_RECIPE) -> GuestImage:
+    """The image for a recipe, built on first use and cached after."""
+    path = recipe_path(spec)
+    recipe = load_recipe(path)
+    digest = recipe_digest(path, recipe)
+    dest = cache_dir("images") / f"{recipe['name']}-{digest[:16]}"
+    with _lock(dest.with_suffix(".lock")):
+        if not (dest / "metadata.json").exists():
+            _build(path, recipe, digest, dest)
+    return GuestImage(path=dest / "rootfs.img", key=dest / "id_ed25519",
+                      name=recipe["name"], digest=digest)
+
+
+@contextmanager
+def _lock(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _build(path: Path, recipe: dict, digest: str, dest: Path) -> None:
+    staging = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    start = time.monotonic()
+    print(f"building guest image {recipe['name']} (debootstrap, about a minute)", file=sys.stderr)
+    rootfs = staging / "rootfs"
+    _debootstrap(recipe, rootfs, staging / "debootstrap.log")
+    _make_key(staging / "id_ed25519")
+    _configure(rootfs, path, recipe, staging / "id_ed25519.pub")
+    image = staging / "rootfs.img"
+    _run(["mkfs.ext4", "-q", "-F", "-L", "hroot", "-d", str(rootfs), str(image),
+          f"{recipe['size_bytes'] >> 20}M"], "mkfs.ext4")
+    shutil.rmtree(rootfs)
+    os.chmod(image, 0o444)
+    meta = {"recipe": str(path), "digest": digest, "suite": recipe["suite"],
+            "packages": recipe.get("packages", []),
+            "build_seconds": round(time.monotonic() - start, 1),
+            "sha256": file_sha256(image)}
+    (staging / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.rename(dest)
+    print(f"guest image ready in {meta['build_seconds']} s: {dest}", file=sys.stderr)
+
+
+def _debootstrap(recipe: dict, rootfs: Path, log: Path) -> None:
+    debs = cache_dir("debootstrap-debs")
+    cmd = ["debootstrap", f"--variant={recipe.get('variant', 'minbase')}",
+           f"--cache-dir={debs}"]
+    if recipe.get("packages"):
+        cmd.append("--include=" + ",".join(recipe["packages"]))
+    cmd += [recipe["suite"], str(rootfs), recipe["mirror"]]
+    _run(cmd, "debootstrap", log)
+
+
+def _make_key(key: Path) -> None:
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "damon-harness",
+          "-f", str(key)], "ssh-keygen")
+
+
+def _configure(rootfs: Path, path: Path, recipe: dict, pubkey: Path) -> None:
+    ssh_dir = rootfs / "root" / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(pubkey.read_text())
+    os.chmod(ssh_dir / "authorized_keys", 0o600)
+    (rootfs / "etc" / "hostname").write_text("damon-guest\n")
+    (rootfs / "etc" / "fstab").write_text("")
+    shutil.rmtree(rootfs / "var" / "cache" / "apt" / "archives", ignore_errors=True)
+    overlay = _overlay_dir(path, recipe)
+    if overlay:
+        shutil.copytree(overlay, rootfs, dirs_exist_ok=True, symlinks=True)
+
+
+def _run(cmd, what: str, log: Path = None) -> None:
+    out = open(log, "w") if log else subprocess.PIPE
+    try:
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    except FileNotFoundError:
+        raise SetupError(f"{what}: command not found (run scripts/setup.sh)") from None
+    finally:
+        if log:
+            out.close()
+    if proc.returncode != 0:
+        text = log.read_text() if log else proc.stdout
+        tail = (text.strip().splitlines() or ["no output"])[-1]
+        raise SetupError(f"{what} failed ({proc.returncode}): {tail}")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

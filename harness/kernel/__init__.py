@@ -1,0 +1,1 @@
+"""Kernels: Debian's prebuilt one, a user's file, or one built from source."""

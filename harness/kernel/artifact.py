@@ -1,0 +1,58 @@
+"""The kernel the VM layer boots, whatever produced it."""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from harness.errors import InputError
+
+
+@dataclass
+class Kernel:
+    image: Path
+    # Root of a modules tree: holds <release>/modules.dep etc. None when the
+    # kernel has everything it needs built in.
+    modules_dir: Optional[Path] = None
+    release: str = ""
+    origin: dict = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        data = asdict(self)
+        data["image"] = str(self.image)
+        data["modules_dir"] = str(self.modules_dir) if self.modules_dir else None
+        return data
+
+
+def user_kernel(image: str, modules: Optional[str] = None) -> Kernel:
+    """A kernel file the user points at, with its modules tree if it needs one."""
+    path = Path(image).expanduser()
+    if not path.is_file():
+        raise InputError("--kernel", f"no such kernel file: {image}")
+    mods = None
+    release = ""
+    if modules:
+        mods = Path(modules).expanduser()
+        mods, release = _modules_root(mods)
+    return Kernel(image=path.resolve(), modules_dir=mods, release=release,
+                  origin={"kind": "file", "path": str(path.resolve())})
+
+
+def _modules_root(path: Path):
+    """Accept .../lib/modules or .../lib/modules/<release>; return (root, release)."""
+    if not path.is_dir():
+        raise InputError("--modules", f"no such directory: {path}")
+    if (path / "modules.order").exists() or (path / "kernel").is_dir():
+        return path.resolve().parent, path.name
+    releases = [p for p in path.iterdir() if p.is_dir()]
+    if len(releases) != 1:
+        raise InputError("--modules", f"expected one kernel release under {path}, "
+                                      f"found {len(releases)}")
+    return path.resolve(), releases[0].name
+
+
+def load_metadata(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

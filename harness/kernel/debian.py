@@ -1,0 +1,102 @@
+"""Fetch single packages from Debian suites through a private apt configuration.
+
+The system's apt sources are never touched: a sources file, lists and cache live
+in the harness's cache directory and are passed to apt-get with -o options.
+"""
+
+import subprocess
+import time
+from pathlib import Path
+from typing import List
+
+from harness.errors import SetupError
+from harness.paths import cache_dir
+
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+MIRROR = "http://deb.debian.org/debian"
+SUITES = ("sid", "trixie-backports")
+LISTS_MAX_AGE_S = 6 * 3600
+
+
+def _root() -> Path:
+    return cache_dir("apt")
+
+
+def _options() -> List[str]:
+    root = _root()
+    return [
+        "-o", f"Dir::Etc::SourceList={root / 'sources.list'}",
+        "-o", "Dir::Etc::SourceParts=/dev/null",
+        "-o", f"Dir::State::Lists={root / 'lists'}",
+        "-o", f"Dir::Cache={root / 'cache'}",
+        "-o", "Dir::State::status=/dev/null",
+        "-o", "APT::Architecture=amd64",
+        "-o", "Debug::NoLocking=1",
+        "-o", "APT::Sandbox::User=root",
+        "-o", "Acquire::Retries=3",
+    ]
+
+
+def _write_sources() -> None:
+    root = _root()
+    for sub in ("lists/partial", "cache/archives/partial"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    lines = [f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in SUITES]
+    (root / "sources.list").write_text("".join(lines))
+
+
+def _apt(tool: str, *args: str, cwd: Path = None) -> str:
+    cmd = [tool, *_options(), *args]
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SetupError(f"{tool} {' '.join(args)} failed: {detail}")
+    return proc.stdout
+
+
+def update(force: bool = False) -> None:
+    """Refresh the private package lists when older than a few hours."""
+    _write_sources()
+    stamp = _root() / "lists" / ".updated"
+    fresh = stamp.exists() and time.time() - stamp.stat().st_mtime < LISTS_MAX_AGE_S
+    if fresh and not force:
+        return
+    _apt("apt-get", "-q", "update")
+    stamp.touch()
+
+
+def dependencies(package: str) -> List[str]:
+    """Direct Depends of a package, as plain names."""
+    out = _apt("apt-cache", "depends", "--no-recommends", "--no-suggests", package)
+    deps = []
+    for line in out.splitlines():
+        line = line.strip().lstrip("|")
+        if line.startswith("Depends:"):
+            deps.append(line.split(":", 1)[1].strip())
+    return deps
+
+
+def candidate_version(package: str) -> str:
+    out = _apt("apt-cache", "policy", package)
+    for line in out.splitlines():
+        if line.strip().startswith("Candidate:"):
+            return line.split(":", 1)[1].strip()
+    raise SetupError(f"apt knows no package {package}")
+
+
+def download(package: str, dest: Path) -> Path:
+    """Download one .deb into dest; apt checks its hash against the signed index."""
+    dest.mkdir(parents=True, exist_ok=True)
+    _apt("apt-get", "-q", "download", package, cwd=dest)
+    debs = sorted(dest.glob(f"{package}_*.deb"))
+    if not debs:
+        raise SetupError(f"apt-get download {package} produced no .deb")
+    return debs[-1]
+
+
+def unpack(deb: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SetupError(f"dpkg-deb -x {deb.name} failed: {proc.stderr.strip()}")

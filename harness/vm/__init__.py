@@ -1,0 +1,1 @@
+"""The QEMU layer: argv from a topology, accelerator probe, console watcher, VM lifecycle."""
