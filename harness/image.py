@@ -21,7 +21,10 @@ from harness.units import parse_size
 IMAGES_DIR = REPO_ROOT / "images"
 DEFAULT_RECIPE = "bookworm"
 # Bump when the way an image is built changes, so old images are not reused.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
+# The root filesystem starts 1 MiB into the disk, after an MBR whose single
+# partition the kernel finds by PARTUUID: NVMe names are not stable.
+PARTITION_OFFSET = 1 << 20
 _RECIPE_KEYS = {"name", "suite", "mirror", "variant", "packages", "size", "overlay"}
 
 
@@ -31,6 +34,10 @@ class GuestImage:
     key: Path
     name: str
     digest: str
+
+    @property
+    def root_partuuid(self) -> str:
+        return f"{disk_signature(self.digest):08x}-01"
 
 
 def recipe_path(spec: str) -> Path:
@@ -112,8 +119,9 @@ def _build(path: Path, recipe: dict, digest: str, dest: Path) -> None:
     _make_key(staging / "id_ed25519")
     _configure(rootfs, path, recipe, staging / "id_ed25519.pub")
     image = staging / "rootfs.img"
-    _run(["mkfs.ext4", "-q", "-F", "-L", "hroot", "-d", str(rootfs), str(image),
-          f"{recipe['size_bytes'] >> 20}M"], "mkfs.ext4")
+    _write_mbr(image, recipe["size_bytes"], disk_signature(digest))
+    _run(["mkfs.ext4", "-q", "-F", "-L", "hroot", "-E", f"offset={PARTITION_OFFSET}",
+          "-d", str(rootfs), str(image), f"{recipe['size_bytes'] >> 20}M"], "mkfs.ext4")
     shutil.rmtree(rootfs)
     os.chmod(image, 0o444)
     meta = {"recipe": str(path), "digest": digest, "suite": recipe["suite"],
@@ -124,6 +132,26 @@ def _build(path: Path, recipe: dict, digest: str, dest: Path) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
     print(f"guest image ready in {meta['build_seconds']} s: {dest}", file=sys.stderr)
+
+
+def disk_signature(digest: str) -> int:
+    return int(digest[:8], 16) or 1
+
+
+def _write_mbr(image: Path, fs_bytes: int, signature: int) -> None:
+    """A sparse disk of one Linux partition at PARTITION_OFFSET, fs_bytes long."""
+    sector = 512
+    entry = bytearray(16)
+    entry[4] = 0x83
+    entry[8:12] = (PARTITION_OFFSET // sector).to_bytes(4, "little")
+    entry[12:16] = (fs_bytes // sector).to_bytes(4, "little")
+    mbr = bytearray(sector)
+    mbr[0x1B8:0x1BC] = signature.to_bytes(4, "little")
+    mbr[0x1BE:0x1CE] = entry
+    mbr[0x1FE:0x200] = b"\x55\xaa"
+    with open(image, "wb") as f:
+        f.write(mbr)
+        f.truncate(PARTITION_OFFSET + fs_bytes)
 
 
 def _debootstrap(recipe: dict, rootfs: Path, log: Path) -> None:

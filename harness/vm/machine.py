@@ -49,8 +49,8 @@ class VM:
         overlay = self._make_overlay()
         mods = modules_disk(self.kernel) if self.kernel.modules_dir else None
         port = free_port()
-        spec = LaunchSpec(self.topology, self.kernel.image, overlay, port, self.accel,
-                          mods, self.extra_cmdline)
+        spec = LaunchSpec(self.topology, self.kernel.image, overlay,
+                          self.image.root_partuuid, port, self.accel, mods, self.extra_cmdline)
         argv = build_argv(spec)
         self._write_meta(argv=argv, accel=self.accel, ssh_port=port)
         self.started_at = time.monotonic()

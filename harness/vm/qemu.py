@@ -9,8 +9,8 @@ from harness.topology import Topology
 QEMU = "qemu-system-x86_64"
 GUEST_IP = "10.0.2.15"
 BASE_CMDLINE = (
-    "console=ttyS0 root=/dev/nvme0n1 rw rootfstype=ext4 init=/sbin/harness-init "
-    "panic=-1 mitigations=off 8250.nr_uarts=1 random.trust_cpu=on"
+    "console=ttyS0 rw rootfstype=ext4 init=/sbin/harness-init "
+    "panic=-1 nokaslr mitigations=off 8250.nr_uarts=1 random.trust_cpu=on"
 )
 
 
@@ -19,6 +19,7 @@ class LaunchSpec:
     topology: Topology
     kernel: Path
     root_disk: Path
+    root_partuuid: str
     ssh_port: int
     accel: str = "tcg"
     modules_disk: Optional[Path] = None
@@ -61,10 +62,10 @@ def accel_args(accel: str) -> List[str]:
 
 
 def disk_args(root_disk: Path, modules_disk: Optional[Path]) -> List[str]:
-    # Both disks are namespaces of one NVMe controller, so their names are
-    # fixed: the kernel mounts nvme0n1 as root, the guest's init nvme0n2.
-    # (A read-only namespace makes QEMU 7.2 fail writes to its sibling, so the
-    # shared modules image is protected by snapshot=on instead.)
+    # Both disks are namespaces of one NVMe controller. Their names are not
+    # stable, so the kernel finds root by PARTUUID and init the modules by
+    # label. (A read-only namespace makes QEMU 7.2 fail writes to its sibling,
+    # so the shared modules image is protected by snapshot=on instead.)
     args = ["-device", "nvme,id=nvme0,serial=harness",
             "-drive", f"file={root_disk},if=none,id=root,format=qcow2,discard=unmap",
             "-device", "nvme-ns,drive=root,bus=nvme0,nsid=1"]
@@ -80,7 +81,8 @@ def net_args(ssh_port: int) -> List[str]:
 
 
 def build_argv(spec: LaunchSpec) -> List[str]:
-    cmdline = " ".join([BASE_CMDLINE, *spec.extra_cmdline])
+    cmdline = " ".join([BASE_CMDLINE, f"root=PARTUUID={spec.root_partuuid}",
+                        *spec.extra_cmdline])
     return [QEMU, "-name", "damon-harness", "-machine", "q35", "-nodefaults",
             "-no-reboot", "-display", "none", "-monitor", "none",
             "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",

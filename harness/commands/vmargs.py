@@ -1,0 +1,44 @@
+"""Arguments shared by the commands that boot a VM."""
+
+from harness.errors import InputError
+from harness.kernel.artifact import Kernel, user_kernel
+from harness.topology import Topology, from_flags, load_topology
+
+DEFAULT_TOPOLOGY = "two-node"
+
+
+def add_vm_arguments(parser) -> None:
+    parser.add_argument("topology", nargs="?", default=None,
+                        help=f"built-in topology name or YAML file (default: {DEFAULT_TOPOLOGY})")
+    parser.add_argument("--node", action="append", default=[], metavar="mem=SIZE[,cpus=LIST]",
+                        help="a NUMA node, in id order, instead of a topology file; "
+                             "repeat per node (cpus may be empty for a CPU-less node)")
+    parser.add_argument("--distance", action="append", default=[], metavar="A-B=D",
+                        help="distance between nodes A and B (default 20)")
+    parser.add_argument("--kernel", metavar="PATH",
+                        help="kernel image to boot (default: Debian's cloud kernel)")
+    parser.add_argument("--modules", metavar="DIR",
+                        help="the kernel's modules tree (lib/modules or lib/modules/RELEASE)")
+    parser.add_argument("--image", default="bookworm", help="guest image recipe")
+    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+    parser.add_argument("--append", action="append", default=[], metavar="ARG",
+                        help="extra kernel command-line argument")
+
+
+def topology_from(args) -> Topology:
+    if args.node:
+        if args.topology:
+            raise InputError("--node", "give either a topology or --node flags, not both")
+        return from_flags(args.node, args.distance)
+    if args.distance:
+        raise InputError("--distance", "only applies together with --node")
+    return load_topology(args.topology or DEFAULT_TOPOLOGY)
+
+
+def kernel_from(args) -> Kernel:
+    if args.kernel:
+        return user_kernel(args.kernel, args.modules)
+    if args.modules:
+        raise InputError("--modules", "only applies together with --kernel")
+    from harness.kernel.prebuilt import default_kernel
+    return default_kernel()
