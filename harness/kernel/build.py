@@ -133,16 +133,21 @@ class Builder:
     def prepare_tree(self) -> Path:
         """Work copy = source + patches; redone only when either changed."""
         work, state_file = self.slot / "src", self.slot / "state.json"
-        state = {"identity": self.src.identity, "patches": kpatches.digest(self.patches)}
-        if state_file.is_file() and json.loads(state_file.read_text()) == state:
+        state = {"identity": self.src.identity, "patches": kpatches.digest(self.patches),
+                 "patched_files": sorted({f for p in self.patches for f in p.files()})}
+        old = json.loads(state_file.read_text()) if state_file.is_file() else {}
+        if old.get("complete") and {**state, "complete": True} == old:
             return work
-        state_file.unlink(missing_ok=True)
         self.say(f"syncing {self.src.origin} into {work}")
-        ksource.sync(self.src, work)
+        # Record what is about to be patched before patching, so an interrupted
+        # run still has the next sync refresh those files' timestamps.
+        touched = sorted(set(old.get("patched_files", [])) | set(state["patched_files"]))
+        state_file.write_text(json.dumps({**state, "patched_files": touched, "complete": False}))
+        ksource.sync(self.src, work, touch=old.get("patched_files", []))
         if self.patches:
             self.say(f"applying {len(self.patches)} patch(es)")
             kpatches.apply_all(work, self.patches, use_git=self.src.is_git)
-        state_file.write_text(json.dumps(state))
+        state_file.write_text(json.dumps({**state, "complete": True}))
         return work
 
     def configure(self, work: Path) -> Path:
@@ -161,6 +166,7 @@ class Builder:
     def compile(self, work: Path, config: Path, final: Path) -> None:
         obj = config.parent
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.kernels))
+        tmp.chmod(0o755)
         try:
             started = time.time()
             run_make(work, obj, self.req.jobs, tmp / "build.log", self.say)
@@ -194,8 +200,8 @@ class Builder:
             "duration_s": round(duration, 1),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "reproducer": self.reproducer(),
-            "make": " ".join(["make", "ARCH=" + kconfig.ARCH, *make_args(),
-                              f"-j{self.req.jobs}", "O=<obj>"]),
+            "make": shlex.join(["make", "ARCH=" + kconfig.ARCH, *make_args(),
+                                f"-j{self.req.jobs}", "O=<obj>"]),
         }
 
     def reproducer(self) -> str:

@@ -116,26 +116,29 @@ def explain(name: str, want: str, got: str, index: Dict[str, List[str]],
     symbol = name[len("CONFIG_"):]
     if symbol not in index:
         return head + "; no such option in this kernel)"
-    unmet = [dep for dep in index[symbol] if not _dep_holds(dep, actual)]
+    unmet = [term for dep in index[symbol] for term in failing_terms(dep, actual)]
     if unmet:
-        return head + "; unmet: depends on " + " && ".join(unmet) + ")"
+        return head + "; unmet dependency: " + ", ".join(unmet) + ")"
     return head + ")"
 
 
-def _dep_holds(expr: str, actual: Dict[str, str]) -> bool:
-    """Rough check: every plainly required symbol of the expression is set.
+def failing_terms(expr: str, actual: Dict[str, str]) -> List[str]:
+    """Terms of a `depends on` expression that the config does not satisfy.
 
-    Only top-level `A && B && !C` conjunctions are judged; anything with
-    `||`, comparisons or parentheses is reported as not known to hold.
+    Plain `A && !B` conjunctions are judged term by term; an expression with
+    `||`, comparisons or parentheses is returned whole when it is not known
+    to hold.
     """
     if any(tok in expr for tok in ("||", "(", "=", "<", ">")):
-        return False
-    for term in (t.strip() for t in expr.split("&&")):
-        negated = term.startswith("!")
-        value = actual.get("CONFIG_" + term.lstrip("!").strip(), "n")
-        if (value in ("y", "m")) == negated:
-            return False
-    return True
+        return [expr]
+    return [term for term in (t.strip() for t in expr.split("&&"))
+            if not _term_holds(term, actual)]
+
+
+def _term_holds(term: str, actual: Dict[str, str]) -> bool:
+    negated = term.startswith("!")
+    value = actual.get("CONFIG_" + term.lstrip("!").strip(), "n")
+    return (value in ("y", "m")) != negated
 
 
 def kconfig_index(src: Path) -> Dict[str, List[str]]:

@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from harness.errors import InputError, SetupError
 from harness.kernel import debian
@@ -198,30 +199,33 @@ def _git(repo: Path, *args: str, check: bool = True) -> str:
 
 # --- Syncing the work copy ------------------------------------------------------------
 
-def sync(source: Source, work: Path) -> None:
-    """Make `work` equal to the source's tree, rewriting only differing files."""
+def sync(source: Source, work: Path, touch: Iterable[str] = ()) -> None:
+    """Make `work` equal to the source's tree, rewriting only differing files.
+
+    `touch` names files (relative paths) a previous patch series changed: a
+    plain copy restores them with the source's old mtime, which would leave
+    objects built from the patched content looking up to date, so they get a
+    fresh mtime. Every other file keeps the source's mtime, so unchanged files
+    never look newer than their objects.
+    """
     if source.is_git:
         _sync_git(source, work)
     else:
         _sync_rsync(source.tree, work)
+    now = time.time()
+    for rel in touch:
+        path = work / rel
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, (now, now))
 
 
 def _sync_rsync(tree: Path, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     excludes = [arg for pat in (("/.git",) + _IN_TREE_OUTPUT) for arg in ("--exclude", pat)]
-    cmd = ["rsync", "-a", "--delete", "--out-format=%i %n", *excludes, f"{tree}/", f"{work}/"]
+    cmd = ["rsync", "-a", "--delete", *excludes, f"{tree}/", f"{work}/"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SetupError(f"rsync of {tree} failed: {proc.stderr.strip()[-300:]}")
-    _touch_copied(work, proc.stdout)
-
-
-def _touch_copied(work: Path, itemized: str) -> None:
-    """rsync -a keeps the source's old mtimes; give rewritten files a new one,
-    or make would keep objects built from the previous (e.g. patched) content."""
-    for line in itemized.splitlines():
-        if line.startswith(">f"):
-            os.utime(work / line.split(" ", 1)[1])
 
 
 def _sync_git(source: Source, work: Path) -> None:

@@ -94,3 +94,20 @@ def test_cli_parses_repeated_flags():
     assert args.func is build_cmd.run
     with pytest.raises(SystemExit):
         parser.parse_args(["build", "--jobs", "0"])
+
+
+def test_prepare_tree_reuses_work_copy_and_restores_after_patch_removal(tree, tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "1.patch").write_text(DIFF)
+    patched = builder(tree, patches=[str(tmp_path / "p")])
+    work = patched.prepare_tree()
+    assert (work / "mm/damon/core.c").read_text() == "int x;\nint y;\n"
+    marker = work / "Makefile"
+    stamp = marker.stat().st_mtime
+    assert patched.prepare_tree() == work and marker.stat().st_mtime == stamp
+    before = (work / "mm/damon/core.c").stat().st_mtime
+    plain = builder(tree).prepare_tree()
+    assert (plain / "mm/damon/core.c").read_text() == "int x;\n"
+    assert (plain / "mm/damon/core.c").stat().st_mtime >= before
+    assert marker.stat().st_mtime == stamp
+    assert (tree / "mm/damon/core.c").read_text() == "int x;\n"

@@ -49,19 +49,24 @@ def test_dir_identity_follows_edits_slot_does_not(tmp_path):
     assert second.identity != first.identity and second.slot == first.slot
 
 
-def test_rsync_sync_restores_changed_files_with_fresh_mtime(tmp_path):
+def test_rsync_sync_restores_patched_files_with_fresh_mtime(tmp_path):
     tree = kernel_tree(tmp_path / "linux")
     (tree / ".config").write_text("CONFIG_IN_TREE=y\n")
+    old = time.time() - 3600
+    for path in (tree / "Makefile", tree / "mm/damon/core.c"):
+        os.utime(path, (old, old))
     work = tmp_path / "work"
     ks.sync(ks.resolve(str(tree)), work)
     assert (work / "mm/damon/core.c").read_text() == "int x;\n"
     assert not (work / ".config").exists()
+    assert abs((work / "Makefile").stat().st_mtime - old) < 1
     (work / "mm/damon/core.c").write_text("patched\n")
     (work / "extra.c").write_text("new\n")
     before = time.time()
-    ks.sync(ks.resolve(str(tree)), work)
+    ks.sync(ks.resolve(str(tree)), work, touch=["mm/damon/core.c", "gone.c"])
     assert (work / "mm/damon/core.c").read_text() == "int x;\n"
     assert (work / "mm/damon/core.c").stat().st_mtime >= before - 1
+    assert abs((work / "Makefile").stat().st_mtime - old) < 1
     assert not (work / "extra.c").exists()
     assert (tree / ".config").exists()
 
