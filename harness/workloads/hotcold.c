@@ -8,6 +8,12 @@
  *   all  sweep both                 idle  sleep
  * A phase of 0 seconds lasts until the process is killed.
  *
+ * Under QEMU TCG the emulated TLB is large and is not flushed when DAMON
+ * clears a PTE's Accessed bit (x86 skips that flush), so re-touched pages
+ * never get the bit set again and hot memory looks cold. With --tlb-flush 1
+ * (the default) each sweep ends by flipping the protection of a small
+ * mapping of its own, which makes the kernel flush this mm's TLB.
+ *
  * Output (stdout, flushed):
  *   region name=hot start=0x7f... end=0x7f... size=67108864
  *   region name=cold start=0x7f... end=0x7f... size=67108864
@@ -47,6 +53,7 @@ struct options {
 	double rate;
 	int madv;
 	int node;
+	int tlb_flush;
 	int nr_phases;
 	struct phase phases[MAX_PHASES];
 };
@@ -63,7 +70,7 @@ static void usage(void)
 		"usage: hotcold [--hot SIZE] [--cold SIZE] [--stride BYTES]\n"
 		"               [--rate SWEEPS_PER_SEC] [--phases KIND:SEC,...]\n"
 		"               [--madvise hugepage|nohugepage|none]\n"
-		"               [--first-touch-node N]\n");
+		"               [--first-touch-node N] [--tlb-flush 0|1]\n");
 	exit(2);
 }
 
@@ -143,6 +150,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 		else if (!strcmp(a, "--phases")) parse_phases(o, v);
 		else if (!strcmp(a, "--madvise")) o->madv = parse_madvise(v);
 		else if (!strcmp(a, "--first-touch-node")) o->node = atoi(v);
+		else if (!strcmp(a, "--tlb-flush")) o->tlb_flush = atoi(v);
 		else usage();
 		i++;
 	}
@@ -187,6 +195,33 @@ static long set_policy(int mode, int node)
 
 	return syscall(SYS_set_mempolicy, mode, mode ? &mask : NULL,
 		       mode ? sizeof(mask) * 8 : 0);
+}
+
+/* More pages than x86's single-page flush ceiling (33): a full flush. */
+#define FLUSH_PAGES 64
+static unsigned char *flush_area;
+
+static void setup_tlb_flush(void)
+{
+	size_t sz = FLUSH_PAGES * 4096UL;
+
+	flush_area = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (flush_area == MAP_FAILED)
+		die("mmap flush area");
+	memset(flush_area, 1, sz);
+}
+
+static void tlb_flush(void)
+{
+	size_t sz = FLUSH_PAGES * 4096UL;
+
+	if (!flush_area)
+		return;
+	if (mprotect(flush_area, sz, PROT_READ) ||
+	    mprotect(flush_area, sz, PROT_READ | PROT_WRITE))
+		die("mprotect flush area");
+	memset(flush_area, 1, sz);
 }
 
 static void sweep(const struct region *r, size_t stride)
@@ -237,6 +272,7 @@ static void run_phase(const struct phase *ph, struct region *r,
 			sweep(&r[0], o->stride);
 		if (cold)
 			sweep(&r[1], o->stride);
+		tlb_flush();
 		if (o->rate > 0)
 			sleep_for(1.0 / o->rate - (now() - t0));
 	}
@@ -246,6 +282,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { .hot = 64UL << 20, .cold = 64UL << 20,
 			     .stride = 4096, .node = -1, .nr_phases = 1,
+			     .tlb_flush = 1,
 			     .phases = { { "hot", 0 } } };
 	struct region r[2] = { { "hot", NULL, 0 }, { "cold", NULL, 0 } };
 	int i;
@@ -254,6 +291,8 @@ int main(int argc, char **argv)
 	r[0].size = o.hot;
 	r[1].size = o.cold;
 	map_regions(r, 2, o.madv);
+	if (o.tlb_flush)
+		setup_tlb_flush();
 	if (o.node >= 0 && set_policy(MPOL_BIND_, o.node))
 		die("set_mempolicy");
 	for (i = 0; i < 2; i++)
