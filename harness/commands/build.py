@@ -17,7 +17,8 @@ def register(subparsers) -> None:
                              "mbox; may be repeated")
     parser.add_argument("--config", metavar="FRAGMENT", action="append", default=None,
                         help="config fragment: a file or a name in kernel-configs/; may be "
-                             f"repeated (default: {' '.join(DEFAULT)})")
+                             f"repeated (default: {' '.join(DEFAULT)}); +NAME adds to "
+                             "the defaults instead of replacing them, e.g. --config +debug")
     parser.add_argument("--jobs", "-j", type=_positive, default=None,
                         help="parallel make jobs (default: number of CPUs)")
     parser.set_defaults(func=run)
@@ -33,8 +34,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def fragments_from(values) -> tuple:
+    """--config values: none = defaults; +NAME entries are added to the defaults."""
+    if not values:
+        return tuple(DEFAULT)
+    added = [v[1:] for v in values if v.startswith("+")]
+    plain = [v for v in values if not v.startswith("+")]
+    return tuple((plain or list(DEFAULT)) + added)
+
+
 def run(args) -> int:
-    fragments = args.config if args.config else DEFAULT
+    fragments = fragments_from(args.config)
     kernel = build_kernel(source=args.source, patches=args.patches,
                           fragments=fragments, jobs=args.jobs)
     print(kernel.image.parent)

@@ -111,3 +111,9 @@ def test_prepare_tree_reuses_work_copy_and_restores_after_patch_removal(tree, tm
     assert (plain / "mm/damon/core.c").stat().st_mtime >= before
     assert marker.stat().st_mtime == stamp
     assert (tree / "mm/damon/core.c").read_text() == "int x;\n"
+
+
+def test_cli_fragment_defaults_and_additions():
+    assert build_cmd.fragments_from(None) == tuple(kb.DEFAULT)
+    assert build_cmd.fragments_from(["+debug"]) == tuple(kb.DEFAULT) + ("debug",)
+    assert build_cmd.fragments_from(["base", "+damon"]) == ("base", "damon")
