@@ -46,6 +46,7 @@ class Run:
         self.series: Dict[str, checks.Series] = {}
         self.timings: Dict[str, float] = {}
         self.log: List[str] = []
+        self.guest_state: Dict[str, str] = {}
 
     def sh(self, command: str, what: str, timeout: float = SETUP_TIMEOUT_S) -> str:
         result = self.vm.run(command, timeout=timeout)
@@ -58,7 +59,8 @@ class Run:
     # -- guest setup ---------------------------------------------------------
     def setup_guest(self) -> None:
         self.sh(damon_sysfs.disable_others_script(), "disabling DAMON_STAT/RECLAIM/LRU_SORT")
-        self.sh(guest_setup_script(self.sc), "guest setup")
+        out = self.sh(guest_setup_script(self.sc), "guest setup")
+        self.guest_state = parse_state_lines(out)
         self.node_total = self._node_totals()
         self.vm.guest.upload(self.binary, GUEST_BIN)
 
@@ -87,7 +89,7 @@ class Run:
                 self.pids[w.name] = pid
                 self.regions[w.name] = metrics.parse_region_lines(text)
                 return
-            if "hotcold:" in text or "usage:" in text:
+            if any(word in text for word in ("hotcold:", "usage:", "numactl", "sh: ")):
                 raise SetupFailed(f"workload {w.name} failed: {text.strip().splitlines()[-1]}")
             time.sleep(1)
         raise SetupFailed(f"workload {w.name} printed no 'ready' line in {READY_TIMEOUT_S} s")
@@ -189,6 +191,17 @@ def guest_setup_script(sc: Scenario) -> str:
     lines += [f"echo \"after: thp=$(cat {THP_ENABLED})\"",
               f"echo \"after: numa_balancing=$(cat {NUMA_BALANCING} 2>/dev/null || echo none)\""]
     return "\n".join(lines) + "\n"
+
+
+def parse_state_lines(text: str) -> Dict[str, str]:
+    """'before: thp=always [madvise] never' -> {'before thp': '...'}."""
+    state = {}
+    for line in text.splitlines():
+        when, sep, rest = line.partition(": ")
+        key, eq, value = rest.partition("=")
+        if sep and eq and when in ("before", "after"):
+            state[f"{when} {key}"] = value.strip()
+    return state
 
 
 def _numa_balancing_lines(value: int) -> List[str]:
@@ -302,6 +315,7 @@ def _finish(result: report.ScenarioResult, run: Optional[Run], run_dir: Path,
     if run is not None:
         result.series = run.series
         result.timings = {k: round(v, 2) for k, v in run.timings.items()}
+        result.guest_state = run.guest_state
         (run_dir / "guest-commands.log").write_text("\n".join(run.log) + "\n")
     if result.series:
         report.samples_json(result, run_dir / "samples.json")

@@ -29,6 +29,7 @@ class ScenarioResult:
     timings: Dict[str, float] = field(default_factory=dict)   # boot, setup, settle, sampling
     run_dir: Optional[str] = None
     path: str = ""                  # the scenario file
+    guest_state: Dict[str, str] = field(default_factory=dict)  # e.g. numa_balancing before/after
 
 
 def metric_unit(m: Metric) -> str:
@@ -64,8 +65,28 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
     total = sum(r.wall_time for r in results)
     tally = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     lines.append(f"{len(results)} scenarios: {tally}; wall time {total:.1f} s")
+    lines += timing_lines(results)
     lines += compare_reach_times(results)
     return "\n".join(lines)
+
+
+TIMING_PARTS = ("boot", "setup", "settle", "sampling")
+
+
+def timing_lines(results: Sequence[ScenarioResult]) -> List[str]:
+    """Where the wall time went: boot, setup, settling (part of sampling
+    before the converges window), the rest of sampling, and other (reports,
+    artefacts, teardown)."""
+    totals = {k: 0.0 for k in TIMING_PARTS + ("other",)}
+    for r in results:
+        t = r.timings
+        parts = {"boot": t.get("boot", 0.0), "setup": t.get("setup", 0.0),
+                 "settle": t.get("settle", 0.0),
+                 "sampling": t.get("sampling", 0.0) - t.get("settle", 0.0)}
+        parts["other"] = max(0.0, r.wall_time - sum(parts.values()))
+        for k, v in parts.items():
+            totals[k] += v
+    return ["time: " + ", ".join(f"{k} {v:.1f} s" for k, v in totals.items())]
 
 
 def compare_reach_times(results: Sequence[ScenarioResult]) -> List[str]:
@@ -102,6 +123,7 @@ def result_dict(result: ScenarioResult) -> dict:
         "name": result.name, "verdict": result.verdict, "path": result.path,
         "message": result.message, "wall_time": result.wall_time,
         "timings": result.timings, "run_dir": result.run_dir,
+        "guest_state": result.guest_state,
         "checks": [{"name": c.name, "metric": c.metric, "kind": c.kind,
                     "should": c.should, "met": c.met, "verdict": c.verdict,
                     "summary": c.summary,

@@ -143,3 +143,10 @@ def test_run_scenario_setup_failure_is_error(tmp_path, monkeypatch):
     monkeypatch.setattr("harness.workloads.build.build", lambda name="hotcold": Path("/bin/true"))
     result = engine.run_scenario(fast_collapse(), run_dir=tmp_path)
     assert result.verdict == "ERROR" and "guest setup failed" in result.message
+
+
+def test_parse_state_lines():
+    text = "before: thp=always [madvise] never\nbefore: numa_balancing=1\nafter: numa_balancing=0\n"
+    assert engine.parse_state_lines(text) == {"before thp": "always [madvise] never",
+                                              "before numa_balancing": "1",
+                                              "after numa_balancing": "0"}

@@ -100,3 +100,10 @@ def test_write_reports(tmp_path):
     paths = report.write_reports([r], tmp_path / "out")
     assert paths["junit"].exists() and paths["json"].exists()
     assert paths["plot:memcg"] == run / "memcg.png"
+
+
+def test_timing_lines():
+    r = _collapse_result()
+    r.timings = {"boot": 10.0, "setup": 5.0, "settle": 0.0, "sampling": 20.0}
+    (line,) = report.timing_lines([r, r])
+    assert line == "time: boot 20.0 s, setup 10.0 s, settle 0.0 s, sampling 40.0 s, other 14.0 s"
