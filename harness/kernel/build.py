@@ -17,9 +17,11 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -225,6 +227,9 @@ def make_args() -> List[str]:
 def make_env() -> dict:
     env = dict(os.environ, **MAKE_ENV)
     env.setdefault("CCACHE_DIR", str(cache_dir("ccache")))
+    # Kbuild passes absolute source paths; relative to the base they are the
+    # same for every work copy, so one source's objects serve another's.
+    env.setdefault("CCACHE_BASEDIR", str(cache_dir("work")))
     return env
 
 
@@ -237,13 +242,31 @@ def run_make(work: Path, obj: Path, jobs: int, log_path: Path, say) -> None:
     """make -jN, all output to log_path, a progress line every ~15 s."""
     cmd = _make_cmd(work, obj, f"-j{jobs}")
     say(f"make -j{jobs} (log: {log_path})")
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb") as log, _terminate_as_exit():
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=make_env())
-        _watch(proc, log_path, say)
+        try:
+            _watch(proc, log_path, say)
+        except BaseException:
+            proc.terminate()
+            proc.wait()
+            raise
     if proc.returncode != 0:
         kept = cache_dir("logs") / f"failed-{time.strftime('%Y%m%d-%H%M%S')}.log"
         shutil.copyfile(log_path, kept)
         raise BuildError(f"kernel build failed: {first_error(kept)} (log: {kept})")
+
+
+@contextmanager
+def _terminate_as_exit():
+    """Turn SIGTERM into SystemExit so make is stopped and temp dirs removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _watch(proc: subprocess.Popen, log_path: Path, say) -> None:
