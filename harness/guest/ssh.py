@@ -3,6 +3,7 @@
 import logging
 import shlex
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +81,31 @@ class SSHGuest:
 
     def run(self, command: str, timeout: float = 60, check: bool = False,
             stdin: Optional[bytes] = None) -> CommandResult:
+        """Run a command; CommandTimeout if it takes longer than `timeout`.
+
+        paramiko can block forever on a guest that stopped answering, so a
+        timer closes the connection at the deadline; the next call reconnects.
+        """
+        transport = self._transport()
+        timer = threading.Timer(timeout, transport.close)
+        timer.start()
+        try:
+            result = self._exec(transport, command, timeout, stdin)
+        except (paramiko.SSHException, EOFError, OSError):
+            if timer.is_alive():
+                raise
+            self.close()
+            raise CommandTimeout(command, timeout) from None
+        finally:
+            timer.cancel()
+        if check and not result.ok:
+            raise CommandFailed(result)
+        return result
+
+    def _exec(self, transport, command: str, timeout: float,
+              stdin: Optional[bytes]) -> CommandResult:
         start = time.monotonic()
-        chan = self._transport().open_session()
+        chan = transport.open_session(timeout=timeout)
         chan.exec_command(command)
         if stdin is not None:
             chan.sendall(stdin)
@@ -97,13 +121,10 @@ class SSHGuest:
             if not (chan.recv_ready() or chan.recv_stderr_ready()):
                 time.sleep(POLL_S)
         self._drain(chan, out, err)
-        result = CommandResult(command, chan.recv_exit_status(),
-                               out.decode(errors="replace"), err.decode(errors="replace"),
-                               time.monotonic() - start)
+        status = chan.recv_exit_status()
         chan.close()
-        if check and not result.ok:
-            raise CommandFailed(result)
-        return result
+        return CommandResult(command, status, out.decode(errors="replace"),
+                             err.decode(errors="replace"), time.monotonic() - start)
 
     @staticmethod
     def _drain(chan, out: bytearray, err: bytearray) -> None:
@@ -131,13 +152,17 @@ class SSHGuest:
     def responsive(self, timeout: float = 15) -> bool:
         try:
             return self.run("true", timeout=timeout).ok
-        except (CommandTimeout, paramiko.SSHException, OSError, EOFError, socket.error):
+        except (HarnessError, paramiko.SSHException, OSError, EOFError, socket.error):
             return False
 
     def _transport(self) -> paramiko.Transport:
-        if self.client is None:
-            raise HarnessError("not connected to the guest")
-        return self.client.get_transport()
+        transport = self.client.get_transport() if self.client else None
+        if transport is None or not transport.is_active():
+            self.close()
+            if not self._try_connect():
+                raise HarnessError("lost the SSH connection to the guest")
+            transport = self.client.get_transport()
+        return transport
 
     def close(self) -> None:
         if self.client:

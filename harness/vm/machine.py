@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 from harness.errors import SetupError
-from harness.guest.ssh import CommandTimeout, SSHGuest
+from harness.guest.ssh import CommandFailed, CommandTimeout, SSHGuest
 from harness.image import GuestImage, guest_image
 from harness.kernel.artifact import Kernel
 from harness.paths import new_run_dir
@@ -23,6 +23,8 @@ from harness.vm.verdict import RunEnded, Verdict
 
 BOOT_DEADLINE_S = {"kvm": 60, "tcg": 180}
 POWEROFF_WAIT_S = 5
+# paramiko's exit status when the channel closed without one.
+LOST_CONNECTION = -1
 
 
 class VM:
@@ -99,7 +101,7 @@ class VM:
     def run(self, command: str, timeout: float = 60, check: bool = False):
         """Run a command; a timeout with an unresponsive guest is a HANG."""
         try:
-            return self.guest.run(command, timeout=timeout, check=check)
+            result = self.guest.run(command, timeout=timeout)
         except CommandTimeout:
             self.check_alive()
             if not self.guest.responsive():
@@ -107,6 +109,22 @@ class VM:
                 raise RunEnded(Verdict.HANG, f"guest stopped answering during: {command}",
                                self.watcher.tail()) from None
             raise
+        if result.exit_code == LOST_CONNECTION:
+            self._explain_lost_connection(command)
+        if check and not result.ok:
+            raise CommandFailed(result)
+        return result
+
+    def _explain_lost_connection(self, command: str) -> None:
+        """The SSH channel closed without a status: the guest died or rebooted."""
+        deadline = time.monotonic() + POWEROFF_WAIT_S
+        while time.monotonic() < deadline and not self.watcher.crashed.is_set():
+            if self.watcher.exited.is_set():
+                break
+            time.sleep(0.1)
+        self.check_alive()
+        raise RunEnded(Verdict.ERROR, f"SSH connection lost during: {command}",
+                       self.watcher.tail())
 
     # -- stop ----------------------------------------------------------------
     def stop(self) -> None:

@@ -1,0 +1,22 @@
+import pytest
+
+from harness.vm.console import crash_kind
+
+
+@pytest.mark.parametrize("line, kind", [
+    ("[ 3.5] Kernel panic - not syncing: sysrq triggered crash", "panic"),
+    ("[ 1.0] Oops: general protection fault, probably for non-canonical address", "oops"),
+    ("[ 1.0] BUG: kernel NULL pointer dereference, address: 0000000000000000", "bug"),
+    ("[ 1.0] kernel BUG at mm/damon/core.c:123!", "bug"),
+    ("[ 1.0] WARNING: CPU: 0 PID: 1 at mm/damon/core.c:99 damon_foo+0x1/0x2", "warning"),
+    ("[ 1.0] general protection fault, probably for non-canonical address", "gpf"),
+    ("[ 1.0] ==================================================================", None),
+    ("[ 1.0] BUG: KASAN: slab-use-after-free in damon_bar+0x1/0x2", "bug"),
+    ("[22.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [kdamond.0:99]", "bug"),
+    ("[120.0] INFO: task kdamond.0:99 blocked for more than 120 seconds.", "hung task"),
+    ("[30.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", "rcu stall"),
+    ("[ 1.0] EXT4-fs (nvme0n1): mounted filesystem", None),
+    ("harness-init: sshd started", None),
+])
+def test_crash_patterns(line, kind):
+    assert crash_kind(line) == kind
