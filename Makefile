@@ -1,0 +1,20 @@
+# The README's two commands are `make run` and `make test`.
+.PHONY: setup run test test-unit bench-boot bench-build
+
+setup:
+	@scripts/setup.sh >/dev/null
+
+run: setup
+	./damon-harness boot
+
+test: setup
+	scripts/run-tests tests
+
+test-unit: setup
+	scripts/run-tests tests/unit -q
+
+bench-boot: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/boot_bench.py
+
+bench-build: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/build_bench.py
