@@ -58,8 +58,9 @@ def _holds(value: float, bound: float, direction: str) -> bool:
     return value >= bound if direction == "at_least" else value <= bound
 
 
-def _fmt(x: float) -> str:
-    if abs(x) >= 1 << 20:
+def _fmt(x: float, like: float = 0.0) -> str:
+    """MiB when x or the number it is compared with is a MiB or more."""
+    if max(abs(x), abs(like)) >= 1 << 20:
         return f"{x / (1 << 20):.1f} MiB"
     return f"{x:g}"
 
@@ -80,9 +81,10 @@ def reaches(times, values, bound: float, direction: str, within: float) -> Check
             "last_time": window[-1][0]}
     if hit:
         nums["reached_at"] = hit[0]
-        text = f"reached {_fmt(hit[1])} {word} {_fmt(bound)} at {hit[0]:.1f} s (limit {within:g} s)"
+        text = (f"reached {_fmt(hit[1], bound)} {word} {_fmt(bound)} at {hit[0]:.1f} s "
+                f"(limit {within:g} s)")
     else:
-        text = (f"best {_fmt(best)}, never {word} {_fmt(bound)} within {within:g} s "
+        text = (f"best {_fmt(best, bound)}, never {word} {_fmt(bound)} within {within:g} s "
                 f"(last sample at {window[-1][0]:.1f} s)")
     return CheckResult("", "", "reaches", hit is not None, summary=text, numbers=nums,
                        band={"bound": bound, "until": within})
@@ -101,9 +103,9 @@ def stays(times, values, bound: float, direction: str, after: float = 0.0) -> Ch
             "violations": len(bad), "samples": len(window)}
     if bad:
         text = (f"{len(bad)}/{len(window)} samples broke {word} {_fmt(bound)}; "
-                f"first at {bad[0][0]:.1f} s, worst {_fmt(worst)} at {worst_t:.1f} s")
+                f"first at {bad[0][0]:.1f} s, worst {_fmt(worst, bound)} at {worst_t:.1f} s")
     else:
-        text = f"all {len(window)} samples {word} {_fmt(bound)} (worst {_fmt(worst)})"
+        text = f"all {len(window)} samples {word} {_fmt(bound)} (worst {_fmt(worst, bound)})"
     return CheckResult("", "", "stays", not bad, summary=text, numbers=nums,
                        band={"bound": bound, "from": after})
 
@@ -125,7 +127,7 @@ def converges(times, values, target: float, tolerance: float, settle: float,
             "error_pct": 100.0 * err / target if target else float("nan"),
             "samples": len(vals), "from": window[0][0]}
     ok = abs(err) <= tolerance
-    text = (f"mean {_fmt(mean)} ± {_fmt(sd)} over {len(vals)} samples from "
+    text = (f"mean {_fmt(mean, target)} ± {_fmt(sd, target)} over {len(vals)} samples from "
             f"{window[0][0]:.1f} s; target {_fmt(target)} ± {_fmt(tolerance)} "
             f"(off by {nums['error_pct']:+.1f} %)")
     return CheckResult("", "", "converges", ok, summary=text, numbers=nums,
