@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 from harness.errors import InputError
-from harness.topology import Topology, load_topology, parse_topology
+from harness.topology import Topology, load_topology, parse_cpu_list, parse_topology
 from harness.units import parse_size
 
 U64_MAX = (1 << 64) - 1
@@ -327,6 +327,11 @@ def _mapping(raw, at: At, known, required=()) -> dict:
     return raw
 
 
+def _free_mapping(raw, at: At) -> dict:
+    """A mapping whose keys are names the user chooses."""
+    return _mapping(raw, at, raw if isinstance(raw, dict) else ())
+
+
 def _list(raw, at: At, allow_empty=True) -> list:
     if raw is None:
         raw = []
@@ -523,8 +528,7 @@ def _parse_guest(raw, at: At, refs: Refs) -> GuestSetup:
     if "kernel.numa_balancing" in guest.sysctls:
         raise (at / "sysctls" / "kernel.numa_balancing").error(
             "set guest.numa_balancing instead")
-    for name, limits in _mapping(raw.get("cgroups"), at / "cgroups",
-                                 raw.get("cgroups") or {}).items():
+    for name, limits in _free_mapping(raw.get("cgroups"), at / "cgroups").items():
         cg_at = at / "cgroups" / str(name)
         _name(name, cg_at)
         guest.cgroups[name] = Cgroup(name, _string_map(limits, cg_at,
@@ -534,7 +538,7 @@ def _parse_guest(raw, at: At, refs: Refs) -> GuestSetup:
 
 
 def _string_map(raw, at: At, key_pattern: str) -> Dict[str, str]:
-    raw = _mapping(raw, at, raw or {})
+    raw = _free_mapping(raw, at)
     out = {}
     for key, value in raw.items():
         if not isinstance(key, str) or not re.match(key_pattern, key):
@@ -550,7 +554,7 @@ _WORKLOAD_KEYS = ("program", "hot", "cold", "stride", "rate", "phases", "madvise
 
 
 def _parse_workloads(raw, at: At, refs: Refs) -> Dict[str, Workload]:
-    raw = _mapping(raw, at, raw or {})
+    raw = _free_mapping(raw, at)
     if not raw:
         raise at.error("must name at least one workload")
     for name, spec in raw.items():
@@ -612,7 +616,6 @@ def _parse_cpus(raw, at: At, topo: Topology) -> List[int]:
     if raw is None:
         return []
     if isinstance(raw, str):
-        from harness.topology import parse_cpu_list
         cpus = parse_cpu_list(raw, f"{at.file}: {at.path}")
     else:
         cpus = [_int(c, at / i) for i, c in enumerate(_int_list(raw, at))]
@@ -941,7 +944,7 @@ def _parse_sample(raw, at: At, refs: Refs) -> Sampling:
     duration = _duration(raw["duration"], at / "duration")
     if interval <= 0 or duration < interval:
         raise at.error("need 0 < interval <= duration")
-    metrics = _mapping(raw["metrics"], at / "metrics", raw["metrics"] or {})
+    metrics = _free_mapping(raw["metrics"], at / "metrics")
     if not metrics:
         raise (at / "metrics").error("must name at least one metric")
     for name, spec in metrics.items():
