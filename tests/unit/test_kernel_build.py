@@ -117,3 +117,24 @@ def test_cli_fragment_defaults_and_additions():
     assert build_cmd.fragments_from(None) == tuple(kb.DEFAULT)
     assert build_cmd.fragments_from(["+debug"]) == tuple(kb.DEFAULT) + ("debug",)
     assert build_cmd.fragments_from(["base", "+damon"]) == ("base", "damon")
+
+
+def test_sigterm_stops_make_and_raises_system_exit(tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import threading
+    started = []
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(kb, "_make_cmd", lambda *a: ["sleep", "30"])
+    monkeypatch.setattr(kb, "PROGRESS_EVERY_S", 0.1)
+    monkeypatch.setattr(kb.subprocess, "Popen", popen)
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    with pytest.raises(SystemExit):
+        kb.run_make(tmp_path, tmp_path, 1, tmp_path / "log", lambda m: None)
+    assert started and started[0].poll() is not None
