@@ -77,13 +77,29 @@ def _slot_name(text: str) -> str:
 # --- Debian's linux-source package -------------------------------------------------
 
 def debian_source(package: str) -> Source:
-    debian.update()
-    version = debian.candidate_version(package)
+    try:
+        debian.update()
+        version = debian.candidate_version(package)
+    except SetupError:
+        version = _newest_cached_version(package)
+        if not version:
+            raise
     if version in ("", "(none)"):
         raise SetupError(f"Debian has no candidate for {package}")
     identity = f"debian:{package}={version}"
     tree = _cached_unpack(identity, lambda tmp: _unpack_debian(package, tmp))
     return Source("debian", identity, f"{package}={version}", tree, _slot_name(identity))
+
+
+def _newest_cached_version(package: str) -> Optional[str]:
+    """Offline fallback: the most recently unpacked version of the package."""
+    prefix = f"debian:{package}="
+    found = []
+    for stamp in cache_dir("sources").glob("*/identity"):
+        text = stamp.read_text().strip()
+        if text.startswith(prefix):
+            found.append((stamp.stat().st_mtime, text[len(prefix):]))
+    return max(found)[1] if found else None
 
 
 def _unpack_debian(package: str, tmp: Path) -> Path:

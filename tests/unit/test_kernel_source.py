@@ -103,3 +103,21 @@ def test_git_tree_copy_carries_uncommitted_changes(tmp_path):
     ks.sync(dirty, work)
     assert (work / "mm/damon/core.c").read_text() == "int y;\n"
     assert git(tree, "status", "--porcelain").strip() == "M mm/damon/core.c"
+
+
+def test_debian_source_falls_back_to_cached_unpack_when_offline(tmp_path, monkeypatch):
+    from harness.errors import SetupError
+    from harness.paths import cache_dir
+
+    def offline(*args, **kwargs):
+        raise SetupError("apt-get update failed: offline")
+
+    monkeypatch.setattr(ks.debian, "update", offline)
+    with pytest.raises(SetupError, match="offline"):
+        ks.debian_source("linux-source-7.3")
+    identity = "debian:linux-source-7.3=7.3.4-1"
+    slot = cache_dir("sources") / ks._slot_name(identity)
+    kernel_tree(slot / "tree")
+    (slot / "identity").write_text(identity + "\n")
+    src = ks.debian_source("linux-source-7.3")
+    assert src.identity == identity and src.tree == slot / "tree"
