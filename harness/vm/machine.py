@@ -1,6 +1,7 @@
 """One VM's life: prepare disks, start QEMU, wait for SSH, stop, leave nothing."""
 
 import json
+import shlex
 import socket
 import subprocess
 import time
@@ -125,6 +126,12 @@ class VM:
         self.check_alive()
         raise RunEnded(Verdict.ERROR, f"SSH connection lost during: {command}",
                        self.watcher.tail())
+
+    def upload(self, local, remote: str, mode: int = 0o755) -> None:
+        self.guest.upload(local, remote, mode)
+
+    def read_file(self, remote: str, timeout: float = 30) -> str:
+        return self.run(f"cat -- {shlex.quote(remote)}", timeout=timeout, check=True).stdout
 
     # -- stop ----------------------------------------------------------------
     def stop(self) -> None:
