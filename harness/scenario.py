@@ -105,7 +105,7 @@ class Workload:
     phases: List[Tuple[str, float]] = field(default_factory=lambda: [("hot", 0.0)])
     madvise: str = "none"
     first_touch_node: Optional[int] = None
-    tlb_flush: bool = True
+    tlb_flush_ms: float = 5.0
     cpus: List[int] = field(default_factory=list)
     membind: List[int] = field(default_factory=list)
     cgroup: Optional[str] = None
@@ -117,7 +117,7 @@ class Workload:
         args = ["--hot", str(self.hot), "--cold", str(self.cold),
                 "--stride", str(self.stride), "--rate", f"{self.rate:g}",
                 "--phases", ",".join(f"{k}:{s:g}" for k, s in self.phases),
-                "--madvise", self.madvise, "--tlb-flush", "1" if self.tlb_flush else "0"]
+                "--madvise", self.madvise, "--tlb-flush", f"{self.tlb_flush_ms:g}"]
         if self.first_touch_node is not None:
             args += ["--first-touch-node", str(self.first_touch_node)]
         return args
@@ -550,7 +550,7 @@ def _string_map(raw, at: At, key_pattern: str) -> Dict[str, str]:
 # ---------------------------------------------------------------- workloads
 
 _WORKLOAD_KEYS = ("program", "hot", "cold", "stride", "rate", "phases", "madvise",
-                  "first_touch_node", "tlb_flush", "cpus", "membind", "cgroup")
+                  "first_touch_node", "tlb_flush_ms", "cpus", "membind", "cgroup")
 
 
 def _parse_workloads(raw, at: At, refs: Refs) -> Dict[str, Workload]:
@@ -575,7 +575,7 @@ def _parse_workload(name, raw, at: At, refs: Refs) -> Workload:
     w.rate = _float(raw.get("rate", 0), at / "rate")
     w.phases = _parse_phases(raw.get("phases", "hot:0"), at / "phases")
     w.madvise = _choice(raw.get("madvise", "none"), at / "madvise", MADVISE)
-    w.tlb_flush = _bool(raw.get("tlb_flush", True), at / "tlb_flush")
+    w.tlb_flush_ms = _float(raw.get("tlb_flush_ms", w.tlb_flush_ms), at / "tlb_flush_ms")
     if raw.get("first_touch_node") is not None:
         w.first_touch_node = refs.node(raw["first_touch_node"], at / "first_touch_node")
     w.cpus = _parse_cpus(raw.get("cpus"), at / "cpus", refs.topo)

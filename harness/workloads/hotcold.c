@@ -10,9 +10,11 @@
  *
  * Under QEMU TCG the emulated TLB is large and is not flushed when DAMON
  * clears a PTE's Accessed bit (x86 skips that flush), so re-touched pages
- * never get the bit set again and hot memory looks cold. With --tlb-flush 1
- * (the default) each sweep ends by flipping the protection of a small
- * mapping of its own, which makes the kernel flush this mm's TLB.
+ * never get the bit set again and hot memory looks cold. With --tlb-flush MS
+ * (default 5; 0 turns it off) a sweep is followed, at most every MS
+ * milliseconds, by MADV_DONTNEED on a small mapping of its own, which makes
+ * the kernel flush this mm's TLB. It takes mmap_lock only for reading, so
+ * DAMON and MADV_COLLAPSE are not held up.
  *
  * Output (stdout, flushed):
  *   region name=hot start=0x7f... end=0x7f... size=67108864
@@ -53,7 +55,7 @@ struct options {
 	double rate;
 	int madv;
 	int node;
-	int tlb_flush;
+	double tlb_flush_ms;
 	int nr_phases;
 	struct phase phases[MAX_PHASES];
 };
@@ -70,7 +72,7 @@ static void usage(void)
 		"usage: hotcold [--hot SIZE] [--cold SIZE] [--stride BYTES]\n"
 		"               [--rate SWEEPS_PER_SEC] [--phases KIND:SEC,...]\n"
 		"               [--madvise hugepage|nohugepage|none]\n"
-		"               [--first-touch-node N] [--tlb-flush 0|1]\n");
+		"               [--first-touch-node N] [--tlb-flush MS]\n");
 	exit(2);
 }
 
@@ -150,7 +152,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 		else if (!strcmp(a, "--phases")) parse_phases(o, v);
 		else if (!strcmp(a, "--madvise")) o->madv = parse_madvise(v);
 		else if (!strcmp(a, "--first-touch-node")) o->node = atoi(v);
-		else if (!strcmp(a, "--tlb-flush")) o->tlb_flush = atoi(v);
+		else if (!strcmp(a, "--tlb-flush")) o->tlb_flush_ms = atof(v);
 		else usage();
 		i++;
 	}
@@ -216,11 +218,8 @@ static void tlb_flush(void)
 {
 	size_t sz = FLUSH_PAGES * 4096UL;
 
-	if (!flush_area)
-		return;
-	if (mprotect(flush_area, sz, PROT_READ) ||
-	    mprotect(flush_area, sz, PROT_READ | PROT_WRITE))
-		die("mprotect flush area");
+	if (madvise(flush_area, sz, MADV_DONTNEED))
+		die("madvise flush area");
 	memset(flush_area, 1, sz);
 }
 
@@ -231,6 +230,22 @@ static void sweep(const struct region *r, size_t stride)
 
 	for (off = 0; off < r->size; off += stride)
 		p[off]++;
+}
+
+static double now(void);
+
+static void maybe_tlb_flush(const struct options *o)
+{
+	static double last;
+	double t;
+
+	if (!flush_area)
+		return;
+	t = now();
+	if ((t - last) * 1000 < o->tlb_flush_ms)
+		return;
+	tlb_flush();
+	last = t;
 }
 
 static double now(void)
@@ -272,7 +287,7 @@ static void run_phase(const struct phase *ph, struct region *r,
 			sweep(&r[0], o->stride);
 		if (cold)
 			sweep(&r[1], o->stride);
-		tlb_flush();
+		maybe_tlb_flush(o);
 		if (o->rate > 0)
 			sleep_for(1.0 / o->rate - (now() - t0));
 	}
@@ -282,7 +297,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { .hot = 64UL << 20, .cold = 64UL << 20,
 			     .stride = 4096, .node = -1, .nr_phases = 1,
-			     .tlb_flush = 1,
+			     .tlb_flush_ms = 5,
 			     .phases = { { "hot", 0 } } };
 	struct region r[2] = { { "hot", NULL, 0 }, { "cold", NULL, 0 } };
 	int i;
@@ -291,7 +306,7 @@ int main(int argc, char **argv)
 	r[0].size = o.hot;
 	r[1].size = o.cold;
 	map_regions(r, 2, o.madv);
-	if (o.tlb_flush)
+	if (o.tlb_flush_ms > 0)
 		setup_tlb_flush();
 	if (o.node >= 0 && set_policy(MPOL_BIND_, o.node))
 		die("set_mempolicy");

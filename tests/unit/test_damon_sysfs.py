@@ -66,7 +66,7 @@ def test_paddr_goals_filters_and_node_ranges():
     assert d[f"{t}/regions/1/end"] == str(2 << 30)
     s0 = f"{CTX}/schemes/0"
     assert d[f"{s0}/target_nid"] == "0"
-    assert d[f"{s0}/quotas/bytes"] == str(32 << 20)
+    assert d[f"{s0}/quotas/bytes"] == str(8 << 20)
     assert d[f"{s0}/quotas/goal_tuner"] == "temporal"
     assert d[f"{s0}/quotas/goals/nr_goals"] == "1"
     assert d[f"{s0}/quotas/goals/0/target_metric"] == "node_memcg_used_bp"
