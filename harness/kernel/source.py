@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -150,6 +151,8 @@ def _cached_unpack(identity: str, unpack) -> Path:
     """Unpack once per identity; publish by an atomic rename."""
     final = cache_dir("sources") / _slot_name(identity)
     if not (final / "tree").is_dir():
+        print(f"build: fetching and unpacking {identity} (once; cached)", file=sys.stderr,
+              flush=True)
         tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=final.parent))
         try:
             unpack(tmp).rename(tmp / "tree")
