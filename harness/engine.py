@@ -284,6 +284,8 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
                                                           ended.excerpt)
     except HarnessError as exc:
         result.message = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the harness broke: ERROR, keep going
+        result.message = f"harness error: {type(exc).__name__}: {exc}"
     finally:
         _finish(result, run, run_dir, start)
     return result

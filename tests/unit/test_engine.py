@@ -150,3 +150,11 @@ def test_parse_state_lines():
     assert engine.parse_state_lines(text) == {"before thp": "always [madvise] never",
                                               "before numa_balancing": "1",
                                               "after numa_balancing": "0"}
+
+
+def test_run_scenario_unexpected_exception_is_error(tmp_path, monkeypatch):
+    import harness.vm.machine as machine
+    monkeypatch.setattr(machine, "boot", _fake_boot(OSError("connection reset")))
+    monkeypatch.setattr("harness.workloads.build.build", lambda name="hotcold": Path("/bin/true"))
+    result = engine.run_scenario(fast_collapse(), run_dir=tmp_path)
+    assert result.verdict == "ERROR" and "OSError: connection reset" in result.message
