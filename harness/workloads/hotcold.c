@@ -2,7 +2,7 @@
  * hotcold: a hot/cold memory toucher for DAMON tests.
  *
  * Maps a hot and a cold anonymous region, each 2 MiB aligned and in a VMA of
- * its own (a PROT_NONE gap keeps them from merging), touches both once, prints
+ * its own, 4 TiB apart (see map_regions()), touches both once, prints
  * one machine-readable line per region, then follows a phase schedule:
  *   hot  sweep the hot region       cold  sweep the cold region
  *   all  sweep both                 idle  sleep
@@ -165,23 +165,42 @@ static size_t align_up(size_t v, size_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-/* One PROT_NONE reservation; each region is made RW at a 2 MiB boundary. */
+/*
+ * Each region gets a PROT_NONE reservation of its own, 2 MiB aligned with a
+ * PROT_NONE guard after it, so it is a VMA of its own. Later regions sit
+ * FAR_GAP below the first: a gap that large is one of the two DAMON vaddr
+ * uses to split the address space, so no DAMON region ever spans a hot and
+ * a cold region (which would make an action hit the cold one too).
+ */
+#define FAR_GAP (4UL << 40)
+
+static unsigned char *reserve(size_t size, uintptr_t hint)
+{
+	size_t total = align_up(size, HUGE_SZ) + 2 * HUGE_SZ;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p = MAP_FAILED;
+
+	if (hint)
+		p = mmap((void *)hint, total, PROT_NONE,
+			 flags | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		p = mmap(NULL, total, PROT_NONE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	return (unsigned char *)align_up((uintptr_t)p, HUGE_SZ);
+}
+
 static void map_regions(struct region *r, int n, int madv)
 {
-	size_t total = HUGE_SZ, off = 0;
-	unsigned char *base;
+	uintptr_t hint = 0;
 	int i;
 
-	for (i = 0; i < n; i++)
-		total += align_up(r[i].size, HUGE_SZ) + HUGE_SZ;
-	base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-		    MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED)
-		die("mmap");
-	base = (unsigned char *)align_up((uintptr_t)base, HUGE_SZ);
 	for (i = 0; i < n; i++) {
-		r[i].start = base + off;
-		off += align_up(r[i].size, HUGE_SZ) + HUGE_SZ;
+		r[i].start = reserve(r[i].size, hint);
+		if (!hint && (uintptr_t)r[i].start > 2 * FAR_GAP)
+			hint = (uintptr_t)r[i].start - FAR_GAP;
+		else if (hint)
+			hint -= FAR_GAP;
 		if (!r[i].size)
 			continue;
 		if (mprotect(r[i].start, r[i].size, PROT_READ | PROT_WRITE))
