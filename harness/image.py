@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from harness.errors import InputError, SetupError
+from harness.hashing import file_sha256
 from harness.paths import REPO_ROOT, cache_dir
 from harness.units import parse_size
 
@@ -195,11 +196,3 @@ def _run(cmd, what: str, log: Path = None) -> None:
         text = log.read_text() if log else proc.stdout
         tail = (text.strip().splitlines() or ["no output"])[-1]
         raise SetupError(f"{what} failed ({proc.returncode}): {tail}")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -1,6 +1,5 @@
 """Debian's prebuilt cloud kernel: resolved, downloaded, checked and cached."""
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -9,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from harness.errors import SetupError
+from harness.hashing import file_sha256
 from harness.kernel import debian
 from harness.kernel.artifact import Kernel
 from harness.paths import cache_dir
@@ -64,7 +64,7 @@ def _fetch(image_pkg: str, version: str, dest: Path) -> None:
         "package": image_pkg,
         "version": version,
         "release": release,
-        "debs": {deb.name: _sha256(deb) for deb in debs},
+        "debs": {deb.name: file_sha256(deb) for deb in debs},
         "image": f"root/usr/lib/modules/{release}/vmlinuz",
         "modules_dir": "root/usr/lib/modules",
     }
@@ -96,14 +96,6 @@ def _check_kernel(vmlinuz: Path, config: str) -> None:
     missing = [opt for opt in REQUIRED_CONFIG if f"\n{opt}=y" not in "\n" + config]
     if missing:
         raise SetupError(f"Debian kernel lacks {', '.join(missing)}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _load(dest: Path) -> Kernel:

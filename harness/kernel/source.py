@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from harness.errors import InputError, SetupError
+from harness.hashing import file_sha256
 from harness.kernel import debian
 from harness.paths import cache_dir
 
@@ -120,20 +121,12 @@ def _unpack_debian(package: str, tmp: Path) -> Path:
 def tarball_source(path: Path) -> Source:
     if not tarfile.is_tarfile(path):
         raise InputError("--source", f"not a tarball or a directory: {path}")
-    digest = _file_sha256(path)
+    digest = file_sha256(path)
     identity = f"tarball:sha256:{digest}"
     tree = _cached_unpack(identity, lambda tmp: _extract(path, tmp / "extract"))
     if not (tree / "Makefile").is_file():
         raise InputError("--source", f"tarball holds no kernel tree: {path}")
     return Source("tarball", identity, str(path), tree, _slot_name(identity))
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _extract(tarball: Path, dest: Path) -> Path:

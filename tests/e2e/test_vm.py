@@ -9,7 +9,8 @@ import time
 import pytest
 
 from harness.guest.numa import VIEW_SCRIPT, parse_view
-from harness.image import file_sha256, guest_image
+from harness.hashing import file_sha256
+from harness.image import guest_image
 from harness.paths import REPO_ROOT
 from harness.topology import load_topology
 from harness.vm.verdict import RunEnded, Verdict
