@@ -253,8 +253,22 @@ def _kernel_for(sc: Scenario):
     if sc.kernel.kind == "file":
         from harness.kernel.artifact import user_kernel
         return user_kernel(sc.kernel.image, sc.kernel.modules)
-    raise SetupFailed("kernel build requests in scenarios are not wired to the "
-                      "kernel builder yet; build it and give kernel: {image: ...}")
+    from harness.kernel.build import DEFAULT, build_kernel
+    request = sc.kernel.build
+    patches = request.get("patches") or []
+    patches = [patches] if isinstance(patches, str) else patches
+    source = request.get("source")
+    return build_kernel(source=_scenario_path(sc, source) if source else None,
+                        patches=[_scenario_path(sc, p) for p in patches],
+                        fragments=request.get("configs") or DEFAULT)
+
+
+def _scenario_path(sc: Scenario, path: str) -> str:
+    """A path in a scenario: relative to the scenario's file, else to the repo."""
+    from harness.paths import REPO_ROOT
+    candidates = [Path(sc.path).parent / path] if sc.path else []
+    candidates.append(REPO_ROOT / path)
+    return str(next((c for c in candidates if c.exists()), Path(path)))
 
 
 def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",

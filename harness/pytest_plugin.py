@@ -49,3 +49,56 @@ def boot_vm(request, default_kernel):
 def guest_vm(boot_vm):
     """A guest on the default two-node topology and the default kernel."""
     return boot_vm()
+
+
+# -- scenario files as test items ---------------------------------------------
+def pytest_collect_file(file_path, parent):
+    """Every YAML file in a `scenarios` directory is a scenario test."""
+    if file_path.suffix == ".yaml" and file_path.parent.name == "scenarios":
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        from harness.scenario import load_scenario
+        scenario = load_scenario(str(self.path))
+        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+        item.add_marker(pytest.mark.vm)
+        yield item
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario, **kwargs):
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.result = None
+
+    def runtest(self):
+        from harness.engine import run_scenario
+        from harness.report import summary_line
+        self.result = run_scenario(self.scenario, run_dir=new_run_dir(f"test-{self.name}"))
+        print(summary_line(self.result))
+        if self.result.verdict != "PASS":
+            raise ScenarioFailed(self.result)
+
+    def repr_failure(self, excinfo):
+        if not isinstance(excinfo.value, ScenarioFailed):
+            return super().repr_failure(excinfo)
+        from harness.report import summary_line
+        r = self.result
+        lines = [summary_line(r)]
+        lines += [f"  {c.verdict:<5} {c.name}: {c.summary}" for c in r.checks]
+        if r.message:
+            lines.append(f"  {r.message}")
+        if r.excerpt:
+            lines += ["  console excerpt:", r.excerpt]
+        lines.append(f"  artefacts: {r.run_dir}")
+        return "\n".join(lines)
+
+    def reportinfo(self):
+        return self.path, 0, f"scenario {self.name}"

@@ -1,0 +1,42 @@
+"""`damon-harness run`: run scenario files and judge them; exit status for CI."""
+
+from pathlib import Path
+
+from harness.commands.vmargs import kernel_from
+from harness.paths import REPO_ROOT
+
+SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
+DEFAULT_SUITE = ("collapse", "hint-path", "migration", "memcg-convergence")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run scenarios (default: the built-in suite) and report verdicts",
+        description="Validate every scenario, then boot and run each one. Exit status: "
+                    "0 all PASS, 1 a FAIL, 3 ERROR, 4 CRASH, 5 HANG, 6 BOOT_FAIL, 2 bad input.")
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                        help="scenario YAML files or built-in names "
+                             f"(default: {' '.join(DEFAULT_SUITE)})")
+    parser.add_argument("--kernel", metavar="PATH",
+                        help="boot this kernel instead of each scenario's own")
+    parser.add_argument("--modules", metavar="DIR", help="the --kernel's modules tree")
+    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+    parser.add_argument("--out", metavar="DIR", help="where the suite's reports go")
+    parser.set_defaults(func=run)
+
+
+def scenario_paths(names) -> list:
+    paths = []
+    for name in names or DEFAULT_SUITE:
+        builtin = SCENARIO_DIR / f"{name}.yaml"
+        paths.append(str(builtin if not Path(name).exists() and builtin.exists() else name))
+    return paths
+
+
+def run(args) -> int:
+    from harness import engine
+    kernel = kernel_from(args) if args.kernel else None
+    results = engine.run_suite(scenario_paths(args.scenarios),
+                               out_dir=Path(args.out) if args.out else None,
+                               kernel=kernel, accel=args.accel)
+    return engine.exit_code(results)
