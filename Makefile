@@ -4,8 +4,10 @@
 setup:
 	@scripts/setup.sh >/dev/null
 
+# The main job: show what the guest sees, then run the default scenario suite.
 run: setup
 	./damon-harness boot
+	./damon-harness run
 
 test: setup
 	scripts/run-tests tests
