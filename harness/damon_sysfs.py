@@ -33,7 +33,7 @@ def writes(setup: DamonSetup, res: Resolved) -> List[Write]:
     """Every (path, value) write that builds the tree, parents' nr_* first.
     Turning the kdamonds on is separate: see start_writes()."""
     if setup.module is not None:
-        return module_writes(setup.module)
+        return module_writes(setup.module, res)
     out = [(f"{ADMIN}/kdamonds/nr_kdamonds", str(len(setup.kdamonds)))]
     for k, kd in enumerate(setup.kdamonds):
         out += _kdamond(f"{ADMIN}/kdamonds/{k}", kd, res)
@@ -52,9 +52,13 @@ def stop_writes(setup: DamonSetup) -> List[Write]:
     return [(f"{ADMIN}/kdamonds/{k}/state", "off") for k in range(len(setup.kdamonds))]
 
 
-def module_writes(mod: ModuleSetup) -> List[Write]:
+def module_writes(mod: ModuleSetup, res: Resolved) -> List[Write]:
     base = MODULE_PARAMS.format(name=mod.name)
-    return [(f"{base}/{key}", value) for key, value in mod.params.items()]
+    out = [(f"{base}/{key}", value) for key, value in mod.params.items()]
+    if mod.workloads:
+        pids = ",".join(str(res.pids[w]) for w in mod.workloads)
+        out.append((f"{base}/monitored_pids", pids))
+    return out
 
 
 def _kdamond(base: str, kd: Kdamond, res: Resolved) -> List[Write]:

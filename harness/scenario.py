@@ -228,6 +228,8 @@ class Kdamond:
 class ModuleSetup:
     name: str
     params: Dict[str, str] = field(default_factory=dict)
+    # Workloads whose pids go to the module's monitored_pids parameter.
+    workloads: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -642,20 +644,24 @@ def _parse_damon(raw, at: At, refs: Refs) -> DamonSetup:
     if ("kdamonds" in raw) == ("module" in raw):
         raise at.error("give exactly one of kdamonds (the sysfs tree) or module")
     if "module" in raw:
-        return DamonSetup(module=_parse_module(raw["module"], at / "module"))
+        return DamonSetup(module=_parse_module(raw["module"], at / "module", refs))
     kdamonds = [_parse_kdamond(k, at / "kdamonds" / i, refs)
                 for i, k in enumerate(_list(raw["kdamonds"], at / "kdamonds",
                                             allow_empty=False))]
     return DamonSetup(kdamonds=kdamonds)
 
 
-def _parse_module(raw, at: At) -> ModuleSetup:
-    raw = _mapping(raw, at, ("name", "params"), required=("name",))
+def _parse_module(raw, at: At, refs: Refs) -> ModuleSetup:
+    raw = _mapping(raw, at, ("name", "params", "workloads"), required=("name",))
     name = _choice(raw["name"], at / "name", MODULES)
     params = _string_map(raw.get("params"), at / "params", r"^[a-z0-9_]+$")
     if "enabled" in params:
         raise (at / "params" / "enabled").error("is written last by the harness; drop it")
-    return ModuleSetup(name=name, params=params)
+    workloads = [refs.workload(w, at / "workloads" / i)
+                 for i, w in enumerate(_list(raw.get("workloads", []), at / "workloads"))]
+    if workloads and "monitored_pids" in params:
+        raise (at / "params" / "monitored_pids").error("give workloads or monitored_pids")
+    return ModuleSetup(name=name, params=params, workloads=workloads)
 
 
 def _parse_kdamond(raw, at: At, refs: Refs) -> Kdamond:

@@ -6,7 +6,7 @@ from harness.commands.vmargs import kernel_from
 from harness.paths import REPO_ROOT
 
 SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
-DEFAULT_SUITE = ("collapse", "hint-path", "migration", "memcg-convergence")
+DEFAULT_SUITE = ("collapse", "hint-path", "migration", "memcg-convergence", "damon-hugepage")
 
 
 def register(subparsers) -> None:
