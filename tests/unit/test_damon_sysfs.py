@@ -96,6 +96,14 @@ def test_module_writes_and_enable_last():
     assert ds.start_writes(setup) == [("/sys/module/damon_lru_sort/parameters/enabled", "Y")]
 
 
+def test_module_workloads_become_monitored_pids():
+    sc = load_scenario(SCENARIOS / "damon-hugepage.yaml")
+    writes = ds.writes(sc.damon, ds.Resolved(pids={"toucher": 321}))
+    assert writes == [("/sys/module/damon_hugepage/parameters/monitored_pids", "321")]
+    control = load_scenario(SCENARIOS / "damon-hugepage-nopid-control.yaml")
+    assert ds.writes(control.damon, ds.Resolved()) == []
+
+
 def test_scheme_dir():
     sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
     assert ds.scheme_dir(sc.damon, "cold_b") == f"{CTX}/schemes/3"

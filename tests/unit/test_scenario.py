@@ -168,6 +168,8 @@ def test_every_builtin_has_a_negative_control():
     (lambda r: r.pop("expect"), "t.yaml: expect", "is required"),
     (lambda r: r["damon"].update(module={"name": "damon_reclaim"}), "t.yaml: damon",
      "exactly one of"),
+    (lambda r: r.update(damon={"module": {"name": "damon_hugepage", "workloads": ["zz"]}}),
+     "t.yaml: damon.module.workloads[0]", "unknown workload 'zz'"),
 ])
 def test_bad_input_names_file_and_key(mutate, where, words):
     message = error_of(mutate)
