@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-unit bench-boot bench-build
+.PHONY: setup run test test-unit bench-boot bench-build bench-suite
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -17,6 +17,9 @@ test-unit: setup
 
 bench-boot: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/boot_bench.py
+
+bench-suite: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/suite_bench.py
 
 bench-build: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/build_bench.py
