@@ -12,12 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from harness.errors import InputError, SetupError
 from harness.hashing import file_sha256
 from harness.paths import REPO_ROOT, cache_dir
 from harness.units import parse_size
+from harness.yamlfile import load_yaml
 
 IMAGES_DIR = REPO_ROOT / "images"
 DEFAULT_RECIPE = "bookworm"
@@ -53,10 +52,7 @@ def recipe_path(spec: str) -> Path:
 
 
 def load_recipe(path: Path) -> dict:
-    try:
-        recipe = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise InputError(str(path), "malformed YAML") from None
+    recipe = load_yaml(path)
     if not isinstance(recipe, dict):
         raise InputError(str(path), "a recipe must be a mapping")
     for key in recipe:

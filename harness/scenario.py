@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import yaml
-
 from harness.errors import InputError
 from harness.topology import Topology, load_topology, parse_cpu_list, parse_topology
 from harness.units import parse_size
+from harness.yamlfile import load_yaml
 
 U64_MAX = (1 << 64) - 1
 U32_MAX = (1 << 32) - 1
@@ -455,12 +454,7 @@ def load_scenario(path) -> Scenario:
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "no such scenario file")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path.name}{line}", "malformed YAML") from None
+    raw = load_yaml(path, path.name)
     return parse_scenario(raw, path.name, str(path))
 
 

@@ -5,10 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-import yaml
-
 from harness.errors import InputError
 from harness.units import format_size, parse_size
+from harness.yamlfile import load_yaml
 
 BUILTIN_DIR = Path(__file__).parent / "topologies"
 MIN_NODE_MEMORY = 128 << 20
@@ -76,13 +75,7 @@ def load_topology(spec: str) -> Topology:
         names = ", ".join(builtin_names())
         raise InputError("topology", f"no such file or built-in topology: {spec} "
                                      f"(built-ins: {names})")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{line}", "malformed YAML") from None
-    return parse_topology(data, str(path))
+    return parse_topology(load_yaml(path), str(path))
 
 
 def builtin_names() -> List[str]:
