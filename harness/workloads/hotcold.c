@@ -242,26 +242,16 @@ static void tlb_flush(void)
 	memset(flush_area, 1, sz);
 }
 
-static double now(void);
-static void maybe_tlb_flush(const struct options *o);
-
-/*
- * One pass over a region. The TLB flush is checked every 256 touches, not
- * once per pass: under TCG a 64 MiB pass takes far longer than DAMON's 5 ms
- * sampling, and pages DAMON cleared mid-pass would otherwise read as idle.
- */
-static void sweep(const struct region *r, size_t stride,
-		  const struct options *o)
+static void sweep(const struct region *r, size_t stride)
 {
 	volatile unsigned char *p = r->start;
-	size_t off, n = 0;
+	size_t off;
 
-	for (off = 0; off < r->size; off += stride) {
+	for (off = 0; off < r->size; off += stride)
 		p[off]++;
-		if (++n % 256 == 0)
-			maybe_tlb_flush(o);
-	}
 }
+
+static double now(void);
 
 static void maybe_tlb_flush(const struct options *o)
 {
@@ -313,9 +303,9 @@ static void run_phase(const struct phase *ph, struct region *r,
 			continue;
 		}
 		if (hot)
-			sweep(&r[0], o->stride, o);
+			sweep(&r[0], o->stride);
 		if (cold)
-			sweep(&r[1], o->stride, o);
+			sweep(&r[1], o->stride);
 		maybe_tlb_flush(o);
 		if (o->rate > 0)
 			sleep_for(1.0 / o->rate - (now() - t0));
@@ -340,7 +330,7 @@ int main(int argc, char **argv)
 	if (o.node >= 0 && set_policy(MPOL_BIND_, o.node))
 		die("set_mempolicy");
 	for (i = 0; i < 2; i++)
-		sweep(&r[i], 4096, &o);
+		sweep(&r[i], 4096);
 	if (o.node >= 0 && set_policy(MPOL_DEFAULT_, -1))
 		die("set_mempolicy");
 	for (i = 0; i < 2; i++)
