@@ -14,12 +14,12 @@ pair. The negative controls run the same function with the module told to
 watch nothing, and require it to report FAIL on the same kernel.
 """
 
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from harness.workloads.build import build
 
 pytestmark = pytest.mark.vm
 
@@ -31,53 +31,14 @@ COLLAPSE_DEADLINE_S = 30    # issue 4, test 1
 SWITCHED_DEADLINE_S = 60
 MAX_PIDS = 8                # the module's fixed array size
 
-# Anonymous mapping, touched once, then written to every page in a loop.
-# MADV_HUGEPAGE / NOHUGEPAGE are not used: the hugepages must come only from
-# DAMON.  The pid and the region are printed for the test.
-HOT_C = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
-
-int main(int argc, char **argv)
-{
-	size_t sz = (size_t)atol(argv[1]) << 20;
-	long secs = argc > 2 ? atol(argv[2]) : 0;
-	time_t end = secs ? time(NULL) + secs : 0;
-	char *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t i;
-
-	if (p == MAP_FAILED)
-		return 1;
-	for (i = 0; i < sz; i += 4096)
-		p[i] = 1;
-	printf("READY %d %p %zu\n", getpid(), p, sz);
-	fflush(stdout);
-	for (;;) {
-		for (i = 0; i < sz; i += 4096)
-			p[i]++;
-		if (end && time(NULL) >= end)
-			return 0;
-	}
-}
-"""
+# The hot workload is the harness's own hotcold toucher: it forces a TLB flush
+# every few ms, without which DAMON under TCG never sees hot memory as hot.
 
 
 # -- host side ----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def hot_binary(tmp_path_factory) -> Path:
-    gcc = shutil.which("gcc")
-    if not gcc:
-        pytest.skip("gcc is needed to build the static workload")
-    d = tmp_path_factory.mktemp("hot")
-    src = d / "hot.c"
-    src.write_text(HOT_C)
-    out = d / "hot"
-    subprocess.run([gcc, "-O1", "-static", "-o", str(out), str(src)], check=True)
-    return out
+def hot_binary() -> Path:
+    return build("hotcold")
 
 
 # -- guest helpers --------------------------------------------------------------
@@ -95,18 +56,29 @@ def param(guest, name) -> str:
     return ok(guest, f"cat {PARAMS}/{name}").strip()
 
 
+def wait_for_param(guest, name, good, seconds=6) -> bool:
+    """The module refreshes its read-only stats once per monitor_period (2 s)."""
+    end = time.monotonic() + seconds
+    while not good(param(guest, name)):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def set_param(guest, name, value):
     """Write a parameter; returns the shell result (exit code != 0 on -E*)."""
     return sh(guest, f"echo '{value}' > {PARAMS}/{name}")
 
 
 def start_hot(guest, mb=HOT_MB, secs=0) -> int:
-    out = ok(guest, f"setsid /tmp/hot {mb} {secs} > /tmp/hot.$$ 2>&1 < /dev/null & "
-                    f"p=$!; for i in $(seq 100); do grep -q READY /tmp/hot.$$ && break; "
+    out = ok(guest, f"setsid /tmp/hot --hot {mb}M --cold 0 --phases hot:{secs} "
+                    f"> /tmp/hot.$$ 2>&1 < /dev/null & "
+                    f"for i in $(seq 100); do grep -q '^ready' /tmp/hot.$$ && break; "
                     f"sleep 0.1; done; cat /tmp/hot.$$; rm -f /tmp/hot.$$", timeout=60)
-    fields = [line.split() for line in out.splitlines() if line.startswith("READY")]
-    assert fields, out
-    return int(fields[0][1])
+    pids = [line.split("=")[1] for line in out.splitlines() if line.startswith("ready pid=")]
+    assert pids, out
+    return int(pids[0])
 
 
 def kill(guest, pid):
@@ -212,7 +184,7 @@ def test_1_collapses_only_watched_pid(guest, two_hot):
     assert passed, detail
     # The module's own stats agree.  They are not the proof (sz_applied also
     # counts already-huge ranges), only a consistency check.
-    assert int(param(guest, "bytes_applied")) > 0
+    assert wait_for_param(guest, "bytes_applied", lambda v: int(v) > 0)
     max_nr = 100000 // 5000
     assert 1 <= int(param(guest, "hot_thresholds")) <= max_nr
 
