@@ -1,9 +1,11 @@
 """One VM's life: prepare disks, start QEMU, wait for SSH, stop, leave nothing."""
 
 import json
+import re
 import shlex
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,13 @@ BOOT_DEADLINE_S = {"kvm": 60, "tcg": 180}
 POWEROFF_WAIT_S = 5
 # paramiko's exit status when the channel closed without one.
 LOST_CONNECTION = -1
+# Under TCG, a two-vCPU boot of Debian's 7.2 kernel now and then dies of an
+# "Oops: int3" at a static-key site that text patching has already restored
+# (2 of about 40 boots inside loaded test runs; 0 of 30 on an idle host; never
+# once SSH answered). We take it for an emulator race, not the kernel's bug, so
+# a boot that dies of it is tried once more; the first console is kept.
+TCG_BOOT_RACE = re.compile(r"\bOops: int3\b")
+BOOT_ATTEMPTS = 2
 
 
 class VM:
@@ -178,11 +187,52 @@ def boot(topology: Topology, kernel: Optional[Kernel] = None, image: Optional[Gu
     if kernel is None:
         from harness.kernel.prebuilt import default_kernel
         kernel = default_kernel()
-    vm = VM(topology, kernel, image or guest_image(), run_dir or new_run_dir("vm"),
-            accel, extra_cmdline, boot_deadline)
+    run_dir = run_dir or new_run_dir("vm")
+    earlier: List[dict] = []
+    for attempt in range(1, BOOT_ATTEMPTS + 1):
+        vm = VM(topology, kernel, image or guest_image(), run_dir, accel,
+                extra_cmdline, boot_deadline)
+        try:
+            _start_and_wait(vm, earlier)
+            break
+        except RunEnded as ended:
+            if attempt == BOOT_ATTEMPTS or not is_tcg_boot_race(vm.accel, ended):
+                raise
+            earlier.append(set_aside_attempt(run_dir, attempt, ended))
     try:
-        vm.start()
-        vm.wait_ready()
         yield vm
     finally:
         vm.stop()
+
+
+def _start_and_wait(vm: VM, earlier: List[dict]) -> None:
+    """Start the VM and wait for SSH; stop it again if that fails."""
+    try:
+        vm.start()
+        if earlier:
+            vm._write_meta(earlier_boot_attempts=earlier)
+        vm.wait_ready()
+    except BaseException:
+        vm.stop()
+        raise
+
+
+def is_tcg_boot_race(accel: str, ended: RunEnded) -> bool:
+    return (accel == "tcg" and ended.verdict == Verdict.CRASH
+            and bool(TCG_BOOT_RACE.search(ended.message)))
+
+
+def set_aside_attempt(run_dir: Path, attempt: int, ended: RunEnded) -> dict:
+    """Keep a failed boot's console and metadata under attempt-numbered names."""
+    kept = {"attempt": attempt, "verdict": ended.verdict.value, "reason": ended.message}
+    for name in ("console.log", "vm.json"):
+        path = run_dir / name
+        if path.exists():
+            stem, dot, ext = name.partition(".")
+            target = path.with_name(f"{stem}.boot{attempt}{dot}{ext}")
+            path.rename(target)
+            kept[stem] = target.name
+    print(f"damon-harness: boot {attempt} died of a known TCG race ({ended.message}); "
+          f"booting again, console kept in {run_dir / kept.get('console', '')}",
+          file=sys.stderr)
+    return kept

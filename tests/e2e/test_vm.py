@@ -84,6 +84,19 @@ def test_no_network_driver_is_boot_fail(boot_vm, default_kernel):
     assert ended.value.verdict == Verdict.BOOT_FAIL
 
 
+def test_crash_before_ssh_is_a_crash_and_not_retried(boot_vm, tmp_path):
+    # A panic during boot is the kernel's verdict, not a missing SSH: CRASH,
+    # at once, and only the known TCG race would earn a second boot.
+    started = time.monotonic()
+    with pytest.raises(RunEnded) as ended:
+        boot_vm(run_dir=tmp_path, extra_cmdline=["init=/no/such/init"])
+    assert ended.value.verdict == Verdict.CRASH
+    assert "Requested init /no/such/init failed" in ended.value.excerpt
+    assert time.monotonic() - started < 60
+    assert (tmp_path / "console.log").exists()
+    assert not list(tmp_path.glob("console.boot*.log"))
+
+
 def qemu_pids(run_root):
     """QEMU processes whose disks live under run_root (this test's runs only)."""
     out = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64 .*{run_root}"],
