@@ -11,6 +11,8 @@ from harness.vm.machine import boot
 
 HUGEPAGE_SERIES = "kernel-patches/damon-hugepage"
 HUGEPAGE_FRAGMENTS = ("base", "guest", "damon", "damon-hugepage")
+# The same series with DAMON_HUGEPAGE=m: it must build and work as a module too.
+HUGEPAGE_MODULE_FRAGMENTS = HUGEPAGE_FRAGMENTS + ("damon-hugepage-module",)
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +21,21 @@ def hugepage_kernel():
     from harness.paths import REPO_ROOT
     return build_kernel(patches=[str(REPO_ROOT / HUGEPAGE_SERIES)],
                         fragments=HUGEPAGE_FRAGMENTS)
+
+
+@pytest.fixture(scope="session")
+def hugepage_module_kernel():
+    """As hugepage_kernel, with DAMON_HUGEPAGE=m (a modules tree comes with it)."""
+    from harness.paths import REPO_ROOT
+    return build_kernel(patches=[str(REPO_ROOT / HUGEPAGE_SERIES)],
+                        fragments=HUGEPAGE_MODULE_FRAGMENTS)
+
+
+@pytest.fixture(scope="session")
+def hot_binary():
+    """The harness's hotcold toucher, built statically on the host."""
+    from harness.workloads.build import build
+    return build("hotcold")
 
 
 @pytest.fixture(scope="module")
