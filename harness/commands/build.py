@@ -2,7 +2,10 @@
 
 import argparse
 
-from harness.kernel.build import DEFAULT, build_kernel
+import shutil
+
+from harness.kernel.build import DEFAULT, build_kernel, check_kernel_config
+from harness.paths import new_run_dir
 
 
 def register(subparsers) -> None:
@@ -21,6 +24,9 @@ def register(subparsers) -> None:
                              "the defaults instead of replacing them, e.g. --config +debug")
     parser.add_argument("--jobs", "-j", type=_positive, default=None,
                         help="parallel make jobs (default: number of CPUs)")
+    parser.add_argument("--config-only", action="store_true",
+                        help="only generate and verify the config (seconds, no compile); "
+                             "print the path of a copy of the .config")
     parser.set_defaults(func=run)
 
 
@@ -45,6 +51,13 @@ def fragments_from(values) -> tuple:
 
 def run(args) -> int:
     fragments = fragments_from(args.config)
+    if args.config_only:
+        generated = check_kernel_config(source=args.source, patches=args.patches,
+                                        fragments=fragments)
+        kept = new_run_dir("config") / "config"
+        shutil.copyfile(generated, kept)
+        print(kept)
+        return 0
     kernel = build_kernel(source=args.source, patches=args.patches,
                           fragments=fragments, jobs=args.jobs)
     print(kernel.image.parent)

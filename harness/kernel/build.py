@@ -64,6 +64,15 @@ def build_kernel(source: Optional[str] = None, patches: Iterable[str] = (),
     return Builder(request, log).run()
 
 
+def check_kernel_config(source: Optional[str] = None, patches: Iterable[str] = (),
+                        fragments: Iterable[str] = DEFAULT, log: IO = sys.stderr) -> Path:
+    """Generate and verify the config only (no compile); the .config's path.
+
+    Bad fragments raise the same InputError a build would, in seconds.
+    """
+    return Builder(Request(source, tuple(patches), tuple(fragments)), log).check_config()
+
+
 def _sha(*parts: str) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -152,12 +161,21 @@ class Builder:
         state_file.write_text(json.dumps({**state, "complete": True}))
         return work
 
-    def configure(self, work: Path) -> Path:
-        """Generate the config in a scratch tree, verify it, then hand it to obj/
-        only when it changed (so an unchanged config leaves timestamps alone)."""
+    def check_config(self) -> Path:
+        with self.locked():
+            return self.generate_verified(self.prepare_tree())
+
+    def generate_verified(self, work: Path) -> Path:
+        """The config, generated in a scratch tree; every requested option holds."""
         self.say("configuring: allnoconfig + " + " ".join(p.name for p in self.fragment_paths))
         generated = kconfig.generate(work, self.slot / "cfg", self.requested, make_args())
         kconfig.verify(work, self.requested, generated)
+        return generated
+
+    def configure(self, work: Path) -> Path:
+        """Hand the verified config to obj/ only when it changed (so an
+        unchanged config leaves timestamps alone)."""
+        generated = self.generate_verified(work)
         obj = self.slot / "obj"
         obj.mkdir(exist_ok=True)
         target = obj / ".config"

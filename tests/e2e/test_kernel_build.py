@@ -7,9 +7,21 @@ DAMON's sysfs interface.
 import pytest
 
 from harness.kernel import config as kconfig
-from harness.kernel.build import build_kernel
+from harness.kernel.build import build_kernel, check_kernel_config
+from harness.paths import REPO_ROOT
 
 pytestmark = pytest.mark.vm
+
+SERIES = str(REPO_ROOT / "kernel-patches/damon-hugepage")
+# Fragment sets CI never compiles (debug) or compiles elsewhere: each must at
+# least hold on 7.3 after olddefconfig. Together they name every fragment.
+CONFIG_SETS = {
+    "debug": ((), (*kconfig.DEFAULT_FRAGMENTS, "debug.config")),
+    "hugepage-debug": ((SERIES,), (*kconfig.DEFAULT_FRAGMENTS, "damon-hugepage.config",
+                                   "debug.config")),
+    "hugepage-module": ((SERIES,), (*kconfig.DEFAULT_FRAGMENTS, "damon-hugepage.config",
+                                    "damon-hugepage-module.config")),
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,3 +42,18 @@ def test_boots_in_the_guest_with_damon_sysfs(kernel, boot_vm):
     nodes = vm.run("ls -d /sys/devices/system/node/node[0-9]*", check=True).stdout.split()
     assert len(nodes) == 2
     assert vm.run("test -d /sys/kernel/mm/damon/admin/kdamonds").ok
+
+
+def test_config_sets_name_every_fragment():
+    named = {name for _, fragments in CONFIG_SETS.values() for name in fragments}
+    on_disk = {path.name for path in kconfig.CONFIGS_DIR.glob("*.config")}
+    assert on_disk <= named, f"fragments no test checks: {sorted(on_disk - named)}"
+
+
+@pytest.mark.parametrize("name", sorted(CONFIG_SETS))
+def test_fragments_hold_without_compiling(name):
+    patches, fragments = CONFIG_SETS[name]
+    config = check_kernel_config(patches=patches, fragments=fragments)
+    built = kconfig.parse(config.read_text(), strict=False)
+    requested = kconfig.merge(kconfig.resolve_fragment(f) for f in fragments)
+    assert kconfig.mismatches(requested, built) == []
