@@ -10,7 +10,7 @@ from harness.errors import HarnessError
 from harness.vm.process import kill_all
 from harness.vm.verdict import RunEnded
 
-COMMANDS = ["boot", "build", "run"]
+COMMANDS = ["boot", "build", "run", "cache"]
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.errors import InputError, SetupError
 from harness.hashing import file_sha256
+from harness.cache import mark_used
 from harness.paths import REPO_ROOT, cache_dir
 from harness.units import parse_size
 from harness.yamlfile import load_yaml
@@ -94,6 +95,7 @@ def guest_image(spec: str = DEFAULT_RECIPE) -> GuestImage:
     with _lock(dest.with_suffix(".lock")):
         if not (dest / "metadata.json").exists():
             _build(path, recipe, digest, dest)
+    mark_used(dest)
     return GuestImage(path=dest / "rootfs.img", key=dest / "id_ed25519",
                       name=recipe["name"], digest=digest)
 

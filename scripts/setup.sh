@@ -65,6 +65,7 @@ ensure_venv() {
         "$venv/bin/pip" install -q --disable-pip-version-check $reqs >&2
         touch "$venv/.complete"
     fi
+    touch "$venv"   # its last use, for damon-harness cache prune
     echo "$venv/bin/python"
 }
 

@@ -33,6 +33,7 @@ from harness.kernel import config as kconfig
 from harness.kernel import patches as kpatches
 from harness.kernel import source as ksource
 from harness.kernel.artifact import Kernel
+from harness.cache import mark_used
 from harness.paths import cache_dir
 
 DEFAULT = kconfig.DEFAULT_FRAGMENTS
@@ -133,6 +134,7 @@ class Builder:
 
     @contextmanager
     def locked(self):
+        mark_used(self.slot)
         with open(self.slot / "lock", "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -342,6 +344,7 @@ def compiler_version() -> str:
 # --- artefacts ---------------------------------------------------------------------------
 
 def load_artifact(path: Path) -> Kernel:
+    mark_used(path)
     meta = json.loads((path / "metadata.json").read_text())
     modroot = path / "modroot" / "lib" / "modules"
     return Kernel(image=path / "bzImage",

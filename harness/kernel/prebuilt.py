@@ -11,6 +11,7 @@ from harness.errors import SetupError
 from harness.hashing import file_sha256
 from harness.kernel import debian
 from harness.kernel.artifact import Kernel
+from harness.cache import mark_used
 from harness.paths import cache_dir
 
 METAPACKAGE = "linux-image-cloud-amd64"
@@ -36,6 +37,7 @@ def default_kernel() -> Kernel:
     dest = cache_dir("kernels", "debian") / f"{image_pkg}_{version}"
     if not (dest / "metadata.json").exists():
         _fetch(image_pkg, version, dest)
+    mark_used(dest)
     return _load(dest)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from harness.errors import SetupError
 from harness.kernel.artifact import Kernel
+from harness.cache import mark_used
 from harness.paths import cache_dir
 
 
@@ -14,6 +15,7 @@ def modules_disk(kernel: Kernel) -> Path:
     root = Path(kernel.modules_dir)
     dest = cache_dir("modules-disks") / f"{kernel.release or 'mods'}-{_identity(root)}.img"
     if dest.exists():
+        mark_used(dest)
         return dest
     partial = dest.with_suffix(".partial")
     size_mb = _tree_size(root) * 13 // 10 // (1 << 20) + 32

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import SetupError
+from harness.cache import mark_used
 from harness.paths import cache_dir
 
 SOURCE_DIR = Path(__file__).resolve().parent
@@ -30,6 +31,7 @@ def build(name: str = "hotcold", cc: str = "gcc") -> Path:
     """Return the path of a static binary for `name`, compiling it if needed."""
     out = cache_dir("workloads") / f"{name}-{source_key(name, cc)}"
     if out.exists():
+        mark_used(out)
         return out
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{name}-")
     os.close(fd)

@@ -31,6 +31,8 @@ def write(tmp_path, text):
     ("malformed yaml", ["FILE", "nodes: [ {id: 0\n"], "malformed YAML"),
     ("bad flag", ["boot", "--node", "mem=1X"], "--node"),
     ("unknown option", ["boot", "--frobnicate"], "unrecognized arguments"),
+    ("negative days", ["cache", "prune", "--older-than", "-3"], "--older-than"),
+    ("unknown cache action", ["cache", "wipe"], "invalid choice"),
 ])
 def test_bad_input(case, args, words, tmp_path):
     if args[0] == "FILE":
