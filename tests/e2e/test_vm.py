@@ -1,5 +1,6 @@
 """The VM layer end to end: real QEMU, real kernel, real guest."""
 
+import json
 import os
 import signal
 import subprocess
@@ -95,6 +96,24 @@ def test_crash_before_ssh_is_a_crash_and_not_retried(boot_vm, tmp_path):
     assert time.monotonic() - started < 60
     assert (tmp_path / "console.log").exists()
     assert not list(tmp_path.glob("console.boot*.log"))
+
+
+def test_tcg_int3_boot_race_is_booted_once_more(boot_vm, tmp_path):
+    # The guest's first process (its stdout is the serial console) prints the
+    # race's signature, so both boots "die of it": the second verdict stands,
+    # the first is kept. ${o} keeps the signature out of the echoed command line.
+    fake = ["init=/bin/sh", "--", "-c", '"o=O; echo ${o}ops: int3: simulated; sleep 600"']
+    with pytest.raises(RunEnded) as ended:
+        boot_vm(run_dir=tmp_path, extra_cmdline=fake)
+    assert ended.value.verdict == Verdict.CRASH
+    assert "Oops: int3: simulated" in ended.value.message
+    assert "command line" not in ended.value.message.lower()
+    meta = json.loads((tmp_path / "vm.json").read_text())
+    if meta["accel"] != "tcg":
+        pytest.skip("the retry applies to TCG only")
+    assert "Oops: int3: simulated" in (tmp_path / "console.boot1.log").read_text()
+    assert [a["console"] for a in meta["earlier_boot_attempts"]] == ["console.boot1.log"]
+    assert not list(tmp_path.glob("console.boot2.log"))
 
 
 def qemu_pids(run_root):
