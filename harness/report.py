@@ -152,7 +152,7 @@ def samples_json(result: ScenarioResult, path: Path) -> Path:
 
 def junit_xml(results: Sequence[ScenarioResult], path: Path,
               suite: str = "damon-harness") -> Path:
-    from junit_xml import TestCase, TestSuite, to_xml_report_string
+    from junit_xml import TestSuite, to_xml_report_string
     cases = [_junit_case(r) for r in results]
     xml = to_xml_report_string([TestSuite(suite, cases)])
     Path(path).write_text(xml)
