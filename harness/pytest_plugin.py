@@ -39,7 +39,8 @@ def boot_vm(request, default_kernel):
 
     def start(topology="two-node", kernel=None, **kwargs):
         topo = topology if isinstance(topology, Topology) else load_topology(topology)
-        kwargs.setdefault("run_dir", new_run_dir(f"test-{name}"))
+        if "run_dir" not in kwargs:
+            kwargs["run_dir"] = new_run_dir(f"test-{name}")
         return stack.enter_context(boot(topo, kernel=kernel or default_kernel, **kwargs))
 
     with stack:
