@@ -88,8 +88,11 @@ class SSHGuest:
         """
         transport = self._transport()
         timer = threading.Timer(timeout, transport.close)
-        timer.start()
+        # A daemon, started inside the try: an interrupt at any point must
+        # neither leave it uncancelled nor keep the process alive at exit.
+        timer.daemon = True
         try:
+            timer.start()
             result = self._exec(transport, command, timeout, stdin)
         except (paramiko.SSHException, EOFError, OSError):
             if timer.is_alive():
