@@ -8,8 +8,9 @@ boot failure becomes that verdict, a broken setup step becomes ERROR.
 import json
 import shlex
 import time
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, ContextManager, Dict, List, Optional, Sequence
 
 import yaml
 
@@ -272,8 +273,11 @@ def _scenario_path(sc: Scenario, path: str) -> str:
 
 
 def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
-                 run_dir: Optional[Path] = None) -> report.ScenarioResult:
-    """Boot, run, judge. `kernel` (a harness Kernel) overrides the scenario's."""
+                 run_dir: Optional[Path] = None,
+                 progress: Callable[[], ContextManager] = nullcontext) -> report.ScenarioResult:
+    """Boot, run, judge. `kernel` (a harness Kernel) overrides the scenario's.
+    A kernel build the scenario asks for runs inside `progress()`, which a
+    caller that captures output uses to let the build's progress through."""
     from harness.vm.machine import boot
     from harness.workloads.build import build
     run_dir = Path(run_dir or new_run_dir(f"scenario-{sc.name}"))
@@ -286,7 +290,9 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
     run = None
     try:
         binary = build("hotcold")
-        kernel = kernel or _kernel_for(sc)
+        if kernel is None:
+            with progress():
+                kernel = _kernel_for(sc)
         with boot(sc.topology, kernel=kernel, run_dir=run_dir, accel=accel) as vm:
             run = Run(vm, sc, binary)
             run.timings["boot"] = time.monotonic() - start

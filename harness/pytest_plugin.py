@@ -3,7 +3,7 @@
 import os
 import re
 import signal
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 
 import pytest
 
@@ -23,6 +23,24 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     kill_all()
+
+
+def shown(config):
+    """Lift pytest's output capture for a long step, so a kernel build's
+    progress lines reach the terminal (and CI's log) as they are printed."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    return capman.global_and_fixture_disabled() if capman else nullcontext()
+
+
+@pytest.fixture(scope="session")
+def kernel_build(request):
+    """kernel_build(**build_kernel arguments) -> Kernel, progress shown live."""
+    from harness.kernel.build import build_kernel
+
+    def build(**kwargs):
+        with shown(request.config):
+            return build_kernel(**kwargs)
+    return build
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +111,8 @@ class ScenarioItem(pytest.Item):
         from harness.report import summary_line
         for attempt in range(1 + scenario_retries()):
             self.result = run_scenario(self.scenario,
-                                       run_dir=new_run_dir(f"test-{self.name}"))
+                                       run_dir=new_run_dir(f"test-{self.name}"),
+                                       progress=lambda: shown(self.config))
             print(f"attempt {attempt + 1}: {summary_line(self.result)}")
             # Only a FAIL is retried: DAMON's timing under TCG varies with host
             # load. A CRASH, HANG or ERROR is never retried. Every attempt keeps

@@ -4,7 +4,6 @@ from contextlib import ExitStack
 
 import pytest
 
-from harness.kernel.build import build_kernel
 from harness.paths import new_run_dir
 from harness.topology import load_topology
 from harness.vm.machine import boot
@@ -16,18 +15,18 @@ HUGEPAGE_MODULE_FRAGMENTS = HUGEPAGE_FRAGMENTS + ("damon-hugepage-module",)
 
 
 @pytest.fixture(scope="session")
-def hugepage_kernel():
+def hugepage_kernel(kernel_build):
     """7.3 + our DAMON_HUGEPAGE series + its fragment (a cache hit when built)."""
     from harness.paths import REPO_ROOT
-    return build_kernel(patches=[str(REPO_ROOT / HUGEPAGE_SERIES)],
+    return kernel_build(patches=[str(REPO_ROOT / HUGEPAGE_SERIES)],
                         fragments=HUGEPAGE_FRAGMENTS)
 
 
 @pytest.fixture(scope="session")
-def hugepage_module_kernel():
+def hugepage_module_kernel(kernel_build):
     """As hugepage_kernel, with DAMON_HUGEPAGE=m (a modules tree comes with it)."""
     from harness.paths import REPO_ROOT
-    return build_kernel(patches=[str(REPO_ROOT / HUGEPAGE_SERIES)],
+    return kernel_build(patches=[str(REPO_ROOT / HUGEPAGE_SERIES)],
                         fragments=HUGEPAGE_MODULE_FRAGMENTS)
 
 

@@ -7,7 +7,7 @@ DAMON's sysfs interface.
 import pytest
 
 from harness.kernel import config as kconfig
-from harness.kernel.build import build_kernel, check_kernel_config
+from harness.kernel.build import check_kernel_config
 from harness.paths import REPO_ROOT
 
 pytestmark = pytest.mark.vm
@@ -25,8 +25,8 @@ CONFIG_SETS = {
 
 
 @pytest.fixture(scope="module")
-def kernel():
-    return build_kernel()
+def kernel(kernel_build):
+    return kernel_build()
 
 
 def test_requested_options_hold(kernel):
