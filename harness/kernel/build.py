@@ -59,14 +59,15 @@ class Request:
 
 def build_kernel(source: Optional[str] = None, patches: Iterable[str] = (),
                  fragments: Iterable[str] = DEFAULT, jobs: Optional[int] = None,
-                 log: IO = sys.stderr) -> Kernel:
+                 log: Optional[IO] = None) -> Kernel:
     """Kernel for this source + patch series + fragments; a cache hit when possible."""
     request = Request(source, tuple(patches), tuple(fragments), jobs or os.cpu_count() or 1)
     return Builder(request, log).run()
 
 
 def check_kernel_config(source: Optional[str] = None, patches: Iterable[str] = (),
-                        fragments: Iterable[str] = DEFAULT, log: IO = sys.stderr) -> Path:
+                        fragments: Iterable[str] = DEFAULT,
+                        log: Optional[IO] = None) -> Path:
     """Generate and verify the config only (no compile); the .config's path.
 
     Bad fragments raise the same InputError a build would, in seconds.
@@ -82,7 +83,7 @@ def _sha(*parts: str) -> str:
 
 
 class Builder:
-    def __init__(self, request: Request, log: IO):
+    def __init__(self, request: Request, log: Optional[IO]):
         self.req = request
         self.out = log
         self.src = ksource.resolve(request.source)
@@ -93,7 +94,8 @@ class Builder:
         self.kernels = cache_dir("kernels")
 
     def say(self, message: str) -> None:
-        print(f"build: {message}", file=self.out, flush=True)
+        # sys.stderr as it is at this moment: pytest swaps it while capturing.
+        print(f"build: {message}", file=self.out or sys.stderr, flush=True)
 
     # -- the steps ---------------------------------------------------------------------
 
