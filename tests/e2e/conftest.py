@@ -9,7 +9,8 @@ from harness.topology import load_topology
 from harness.vm.machine import boot
 
 HUGEPAGE_SERIES = "kernel-patches/damon-hugepage"
-HUGEPAGE_FRAGMENTS = ("base", "guest", "damon", "damon-hugepage")
+# kmemleak, so that "no leak" in the tests is a finding and not a given.
+HUGEPAGE_FRAGMENTS = ("base", "guest", "damon", "damon-hugepage", "kmemleak")
 # The same series with DAMON_HUGEPAGE=m: it must build and work as a module too.
 HUGEPAGE_MODULE_FRAGMENTS = HUGEPAGE_FRAGMENTS + ("damon-hugepage-module",)
 

@@ -4,6 +4,8 @@ Each takes the booted VM and runs plain shell in it; every verdict is a
 (passed, detail) pair so that negative controls can reuse it.
 """
 
+import os
+import re
 import time
 
 PARAMS = "/sys/module/damon_hugepage/parameters"
@@ -81,13 +83,28 @@ def console_problems(guest):
     return [line for line in out.splitlines() if any(b in line for b in bad)]
 
 
-def kmemleak_scan(guest) -> str:
-    """New leaks found by kmemleak, or '' when it is not built in."""
-    f = "/sys/kernel/debug/kmemleak"
-    if sh(guest, f"test -w {f}").exit_code != 0:
-        return ""
-    sh(guest, f"echo scan > {f}; sleep 6; echo scan > {f}", timeout=60)
-    return ok(guest, f"cat {f}")
+KMEMLEAK = "/sys/kernel/debug/kmemleak"
+# A record is ours when its backtrace names DAMON code, or has a frame that
+# no longer resolves: built-in code always does (KALLSYMS), an unloaded
+# module's code does not.
+OURS = re.compile(r"damon|\] 0x[0-9a-f]+\s*$", re.M)
+
+
+def kmemleak_clear(guest):
+    """Scan, then mark every suspect found so far as seen: a later
+    kmemleak_leaks() shows only what leaked after this call."""
+    assert sh(guest, f"test -w {KMEMLEAK}").exit_code == 0, (
+        "kmemleak is not in this kernel: a leak check would prove nothing")
+    ok(guest, f"echo scan > {KMEMLEAK}; echo clear > {KMEMLEAK}", timeout=120)
+
+
+def kmemleak_leaks(guest) -> list:
+    """Suspected leaks in DAMON code since kmemleak_clear(). kmemleak reports
+    objects only once they are 5 s old, hence the wait between two scans."""
+    ok(guest, f"echo scan > {KMEMLEAK}; sleep 6; echo scan > {KMEMLEAK}", timeout=180)
+    text = ok(guest, f"cat {KMEMLEAK}")
+    records = re.split(r"(?m)^(?=unreferenced object)", text)
+    return [r for r in records if r.strip() and OURS.search(r)]
 
 
 def prepare_guest(guest, hot_binary):
@@ -112,21 +129,32 @@ def collapse_verdict(guest, watched, others, deadline=COLLAPSE_DEADLINE_S):
 
     Within `deadline` s, each pid in `watched` has at least half of its hot
     region in AnonHugePages.  Each pid in `others` stays at 0, and
-    thp_fault_alloc does not move.
+    thp_fault_alloc does not move.  The deciding numbers are also appended
+    to verdicts.log in the VM's run directory, pass or fail.
     """
     fault0 = vmstat(guest, "thp_fault_alloc")
     want_kb = HOT_MB * 1024 // 2
-    end = time.monotonic() + deadline
-    got = {}
+    start = time.monotonic()
+    end = start + deadline
+    got, reached_at = {}, None
     while time.monotonic() < end:
         got = {p: anon_huge_kb(guest, p) for p in watched}
         if watched and all(v >= want_kb for v in got.values()):
+            reached_at = time.monotonic() - start
             break
         time.sleep(1)
     others_kb = {p: anon_huge_kb(guest, p) for p in others}
     fault1 = vmstat(guest, "thp_fault_alloc")
-    detail = (f"watched={got} (want >= {want_kb} kB each) others={others_kb} "
-              f"thp_fault_alloc {fault0}->{fault1}")
-    passed = (bool(watched) and all(v >= want_kb for v in got.values())
-              and all(v == 0 for v in others_kb.values()) and fault1 == fault0)
+    when = f"reached at {reached_at:.1f} s" if reached_at is not None else "not reached"
+    detail = (f"watched={got} (want >= {want_kb} kB each within {deadline} s: {when}) "
+              f"others={others_kb} thp_fault_alloc {fault0}->{fault1}")
+    passed = (reached_at is not None and all(v == 0 for v in others_kb.values())
+              and fault1 == fault0)
+    _record_verdict(guest, passed, detail)
     return passed, detail
+
+
+def _record_verdict(guest, passed, detail):
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+    with open(guest.run_dir / "verdicts.log", "a") as log:
+        log.write(f"{'PASS' if passed else 'FAIL'} {test}: {detail}\n")

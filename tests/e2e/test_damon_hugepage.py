@@ -19,7 +19,8 @@ import time
 import pytest
 
 from tests.e2e.hugepage_helpers import (
-    PARAMS, collapse_verdict, console_problems, kdamond_threads, kill, kmemleak_scan, ok, param,
+    PARAMS, collapse_verdict, console_problems, kdamond_threads, kill, kmemleak_clear,
+    kmemleak_leaks, ok, param,
     prepare_guest, reset, set_param, sh, start_hot, wait_for_param)
 
 pytestmark = pytest.mark.vm
@@ -131,6 +132,7 @@ def test_3_disable_stops_all_kdamonds(guest, two_hot):
 def test_4_bad_input(guest, two_hot):
     a, b = two_hot
     before = console_problems(guest)
+    kmemleak_clear(guest)
 
     # A pid that does not exist.
     ghost = int(ok(guest, "p=4194000; while test -d /proc/$p; do p=$((p-1)); done; "
@@ -183,7 +185,8 @@ def test_4_bad_input(guest, two_hot):
 
     # Nothing bad on the console, no leak.
     assert console_problems(guest) == before
-    assert kmemleak_scan(guest) == ""
+    leaks = kmemleak_leaks(guest)
+    assert not leaks, "\n".join(leaks)
     # The module keeps working afterwards.
     set_param(guest, "monitored_pids", b)
     assert set_param(guest, "enabled", "Y").exit_code == 0

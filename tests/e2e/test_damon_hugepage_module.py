@@ -13,7 +13,8 @@ from harness.paths import new_run_dir
 from harness.topology import load_topology
 from harness.vm.machine import boot
 from tests.e2e.hugepage_helpers import (
-    PARAMS, collapse_verdict, console_problems, kdamond_threads, kill, ok, param,
+    PARAMS, collapse_verdict, console_problems, kdamond_threads, kill, kmemleak_clear,
+    kmemleak_leaks, ok, param,
     prepare_guest, set_param, sh, start_hot)
 
 pytestmark = pytest.mark.vm
@@ -39,6 +40,7 @@ def test_kernel_has_it_as_a_module(hugepage_module_kernel):
 def test_load_collapse_unload_reload(module_guest):
     g = module_guest
     before = console_problems(g)
+    kmemleak_clear(g)
     assert sh(g, f"test -e /sys/module/{MODULE}").exit_code != 0, "loaded before modprobe"
     ok(g, f"modprobe {MODULE}")
     assert param(g, "enabled") == "N"
@@ -65,3 +67,5 @@ def test_load_collapse_unload_reload(module_guest):
     assert sh(g, f"test -d {PARAMS}").exit_code == 0
     ok(g, f"rmmod {MODULE}")
     assert console_problems(g) == before
+    leaks = kmemleak_leaks(g)
+    assert not leaks, "\n".join(leaks)

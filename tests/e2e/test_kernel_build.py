@@ -20,7 +20,7 @@ CONFIG_SETS = {
     "hugepage-debug": ((SERIES,), (*kconfig.DEFAULT_FRAGMENTS, "damon-hugepage.config",
                                    "debug.config")),
     "hugepage-module": ((SERIES,), (*kconfig.DEFAULT_FRAGMENTS, "damon-hugepage.config",
-                                    "damon-hugepage-module.config")),
+                                    "kmemleak.config", "damon-hugepage-module.config")),
 }
 
 
