@@ -14,6 +14,7 @@ import paramiko
 from harness.errors import HarnessError
 
 POLL_S = 0.05
+RETRY_S = 0.1
 # paramiko logs a traceback for every connection tried before sshd is up, and
 # from its transport threads after a failed attempt; errors reach us as exceptions.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -54,16 +55,26 @@ class SSHGuest:
         self.check_alive = check_alive
         self.client: Optional[paramiko.SSHClient] = None
 
-    def wait_ready(self, deadline: float) -> float:
-        """Connect, retrying until `deadline` (time.monotonic); returns seconds waited."""
+    def wait_ready(self, deadline: float, ready: Optional[threading.Event] = None,
+                   grace: float = 0.0) -> float:
+        """Connect, retrying until `deadline` (time.monotonic); returns seconds waited.
+
+        No attempt is made before `ready` is set, for at most `grace` s: under
+        user-mode networking an attempt made before the guest's NIC is up hangs
+        for the whole connect timeout, so sshd would wait for it to give up.
+        """
         start = time.monotonic()
         while True:
             self.check_alive()
+            held = ready is not None and time.monotonic() - start < grace
+            if held and not ready.is_set():
+                ready.wait(POLL_S)
+                continue
             if self._try_connect():
                 return time.monotonic() - start
             if time.monotonic() > deadline:
                 raise TimeoutError("sshd did not answer before the boot deadline")
-            time.sleep(0.2)
+            time.sleep(RETRY_S)
 
     def _try_connect(self) -> bool:
         client = paramiko.SSHClient()

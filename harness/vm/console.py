@@ -22,6 +22,9 @@ CRASH_PATTERNS = [
     ("rcu stall", r"rcu: INFO: .*stall|self-detected stall|detected stalls on CPUs"),
 ]
 _CRASH_RE = [(name, re.compile(rx)) for name, rx in CRASH_PATTERNS]
+# What the image's init (images/*/overlay/sbin/harness-init) prints once
+# eth0 is configured and sshd has been started.
+SSHD_STARTED = "harness-init: sshd started"
 LINES_BEFORE = 15
 # After the first crash line, keep reading this long (or this many lines) so
 # the excerpt holds the trace, not just its first line.
@@ -46,6 +49,7 @@ class ConsoleWatcher(threading.Thread):
         self.crash_reason: Optional[str] = None
         self.crashed = threading.Event()
         self.exited = threading.Event()
+        self.sshd_started = threading.Event()
         self.last_output = time.monotonic()
         self._partial = ""
         self._crash_started = 0.0
@@ -84,6 +88,8 @@ class ConsoleWatcher(threading.Thread):
             self._partial = ""
 
     def _line(self, line: str) -> None:
+        if SSHD_STARTED in line:
+            self.sshd_started.set()
         if self.crash_reason:
             self.excerpt_lines.append(line)
             return
