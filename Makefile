@@ -22,4 +22,4 @@ bench-suite: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/suite_bench.py
 
 bench-build: setup
-	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/build_bench.py
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/build_bench.py --fresh-cache

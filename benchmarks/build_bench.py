@@ -12,6 +12,7 @@ line differs on every run so ccache cannot answer for it.
 import argparse
 import difflib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -48,10 +49,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=None)
     parser.add_argument("--jobs", type=int, default=None)
-    parser.add_argument("--fresh-cache", action="store_true")
+    parser.add_argument("--fresh-cache", action="store_true",
+                        help="build in a new, empty cache, removed afterwards")
     args = parser.parse_args()
-    if args.fresh_cache:
-        os.environ["DAMON_HARNESS_CACHE"] = tempfile.mkdtemp(prefix="damon-harness-bench-")
+    fresh = tempfile.mkdtemp(prefix="damon-harness-bench-") if args.fresh_cache else None
+    if fresh:
+        os.environ["DAMON_HARNESS_CACHE"] = fresh
+    try:
+        return run(args)
+    finally:
+        if fresh:
+            shutil.rmtree(fresh, ignore_errors=True)
+
+
+def run(args) -> int:
     common = {"source": args.source, "jobs": args.jobs}
     try:
         cold = timed("cold build", **common)
