@@ -20,3 +20,13 @@ from harness.vm.console import crash_kind
 ])
 def test_crash_patterns(line, kind):
     assert crash_kind(line) == kind
+
+
+def test_init_marker_sets_sshd_started_only_on_its_line(tmp_path):
+    from harness.vm.console import SSHD_STARTED, ConsoleWatcher
+    watcher = ConsoleWatcher(child=None, log_path=tmp_path / "console.log")
+    watcher._line("[ 3.0] Run /sbin/harness-init as init process")
+    assert not watcher.sshd_started.is_set()
+    watcher._line(SSHD_STARTED)
+    assert watcher.sshd_started.is_set()
+    watcher.log.close()
