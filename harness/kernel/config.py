@@ -15,6 +15,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from harness.errors import InputError, SetupError
 from harness.paths import REPO_ROOT
+from harness.yamlfile import read_text_input
 
 CONFIGS_DIR = REPO_ROOT / "kernel-configs"
 DEFAULT_FRAGMENTS = ("base.config", "guest.config", "damon.config")
@@ -53,7 +54,7 @@ def merge(fragments: Iterable[Path]) -> Dict[str, str]:
     """Options of all fragments in order; a later fragment overrides."""
     merged: Dict[str, str] = {}
     for path in fragments:
-        merged.update(parse(path.read_text(), where=str(path)))
+        merged.update(parse(read_text_input(path), where=str(path)))
     return merged
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Tuple
 
 from harness.errors import InputError, SetupError
+from harness.yamlfile import read_text_input
 
 _MBOX_FROM = re.compile(rb"^From \S+ .*$")
 _SUBJECT = re.compile(r"^Subject:\s*(.*)$", re.MULTILINE)
@@ -71,7 +72,7 @@ def digest(patches: Iterable[Patch]) -> str:
 def _load_dir(path: Path) -> List[Patch]:
     series = path / "series"
     if series.is_file():
-        names = series_names(series.read_text())
+        names = series_names(read_text_input(series))
     else:
         names = sorted(p.name for p in path.iterdir()
                        if p.suffix in (".patch", ".diff") and p.is_file())

@@ -95,3 +95,10 @@ def test_failing_terms():
     assert kc.failing_terms("A && !C", actual) == []
     assert kc.failing_terms("A && C && !B", actual) == ["C", "!B"]
     assert kc.failing_terms("A || C", actual) == ["A || C"]
+
+
+def test_merge_refuses_a_fragment_that_is_not_utf8(tmp_path):
+    bad = tmp_path / "latin.config"
+    bad.write_bytes("CONFIG_A=y\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin.config: not UTF-8 text"):
+        kc.merge([bad])
