@@ -1,21 +1,24 @@
 """NUMA topologies as data: parsed from YAML or CLI flags, validated, typed."""
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from harness.errors import InputError
+from harness.errors import InputError, shorten
 from harness.units import format_size, parse_size
 from harness.yamlfile import load_yaml
 
 BUILTIN_DIR = Path(__file__).parent / "topologies"
 MIN_NODE_MEMORY = 128 << 20
 MAX_VCPUS = 64
+MAX_NODES = 128     # QEMU's MAX_NODES (include/sysemu/numa.h)
 LOCAL_DISTANCE = 10
 REMOTE_DISTANCE = 20
 HOST_MEMORY_SHARE = 0.5
 _NODE_KEYS = {"id", "memory", "cpus"}
+_CPU_RANGE = re.compile(r"^([0-9]+)(?:-([0-9]+))?$")
 _TOP_KEYS = {"name", "nodes", "distances", "vcpus"}
 
 
@@ -58,7 +61,10 @@ def host_memory_limit() -> int:
     """The most guest memory the harness lets one VM have on this host."""
     override = os.environ.get("DAMON_HARNESS_MAX_GUEST_MEMORY")
     if override:
-        return parse_size(override)
+        try:
+            return parse_size(override, minimum=1)
+        except ValueError as exc:
+            raise InputError("DAMON_HARNESS_MAX_GUEST_MEMORY", str(exc)) from None
     with open("/proc/meminfo") as f:
         for line in f:
             if line.startswith("MemTotal:"):
@@ -89,6 +95,9 @@ def parse_topology(data, where: str = "topology") -> Topology:
     raw_nodes = data.get("nodes")
     if not isinstance(raw_nodes, list) or not raw_nodes:
         raise InputError(f"{where}: nodes", "must be a non-empty list")
+    if len(raw_nodes) > MAX_NODES:
+        raise InputError(f"{where}: nodes", f"{len(raw_nodes)} nodes: QEMU allows at most "
+                                            f"{MAX_NODES}")
     nodes = [_parse_node(n, f"{where}: nodes[{i}]", i) for i, n in enumerate(raw_nodes)]
     topo = Topology(name=str(data.get("name") or Path(where).stem), nodes=nodes)
     _check_node_ids(nodes, where)
@@ -134,15 +143,27 @@ def _parse_cpus(raw, where: str) -> List[int]:
 
 
 def parse_cpu_list(text: str, where: str) -> List[int]:
-    """'0-2,5' -> [0, 1, 2, 5]."""
+    """'0-2,5' -> [0, 1, 2, 5]; CPU ids are below MAX_VCPUS."""
     cpus: List[int] = []
     for part in filter(None, text.replace(" ", "").split(",")):
-        try:
-            lo, _, hi = part.partition("-")
-            cpus.extend(range(int(lo), int(hi or lo) + 1))
-        except ValueError:
-            raise InputError(where, f"not a CPU list: {text!r} (use e.g. 0-1,3)") from None
+        match = _CPU_RANGE.match(part)
+        if not match:
+            raise InputError(where, f"not a CPU list: {text!r} (use e.g. 0-1,3)")
+        first, last = match.group(1), match.group(2) or match.group(1)
+        lo, hi = _cpu_id(first), _cpu_id(last)
+        if hi < lo:
+            raise InputError(where, f"CPU range {part} ends before it starts")
+        if hi >= MAX_VCPUS:
+            raise InputError(where, f"CPU {shorten(last, 20)} is beyond the {MAX_VCPUS} CPUs a guest "
+                                    "may have")
+        cpus.extend(range(lo, hi + 1))
     return cpus
+
+
+def _cpu_id(digits: str) -> int:
+    # Any id of 10+ digits is out of range; int() of thousands of digits fails.
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < 10 else 10 ** 10
 
 
 def _check_node_ids(nodes: List[Node], where: str) -> None:
@@ -197,21 +218,31 @@ def _parse_distances(raw, topo: Topology, where: str) -> Dict[Tuple[int, int], i
     if not isinstance(raw, list):
         raise InputError(f"{where}: distances", "must be a list of [from, to, distance]")
     ids = {n.id for n in topo.nodes}
-    result = {}
+    result: Dict[Tuple[int, int], int] = {}
+    given_in: Dict[Tuple[int, int], int] = {}
     for i, entry in enumerate(raw):
         key = f"{where}: distances[{i}]"
-        if (not isinstance(entry, list) or len(entry) != 3
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in entry)):
-            raise InputError(key, f"must be [from, to, distance], not {entry!r}")
-        src, dst, dist = entry
-        if src not in ids or dst not in ids:
-            raise InputError(key, f"names a node that does not exist: {entry}")
-        if src == dst:
-            raise InputError(key, "a node's distance to itself is always 10")
-        if not LOCAL_DISTANCE < dist <= 255:
-            raise InputError(key, f"distance {dist} must be in 11..255")
-        result[(min(src, dst), max(src, dst))] = dist
+        pair, dist = _parse_distance(entry, ids, key)
+        if pair in result and result[pair] != dist:
+            raise InputError(key, f"{entry} conflicts with distances[{given_in[pair]}] "
+                                  f"(distance {result[pair]}; distances are symmetric)")
+        result[pair] = dist
+        given_in.setdefault(pair, i)
     return result
+
+
+def _parse_distance(entry, ids, key: str) -> Tuple[Tuple[int, int], int]:
+    if (not isinstance(entry, list) or len(entry) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in entry)):
+        raise InputError(key, f"must be [from, to, distance], not {entry!r}")
+    src, dst, dist = entry
+    if src not in ids or dst not in ids:
+        raise InputError(key, f"names a node that does not exist: {entry}")
+    if src == dst:
+        raise InputError(key, "a node's distance to itself is always 10")
+    if not LOCAL_DISTANCE < dist <= 255:
+        raise InputError(key, f"distance {dist} must be in 11..255")
+    return (min(src, dst), max(src, dst)), dist
 
 
 def from_flags(node_specs: List[str], distance_specs: List[str]) -> Topology:
