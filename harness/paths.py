@@ -5,24 +5,65 @@ import time
 import uuid
 from pathlib import Path
 
+from harness.errors import InputError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CACHE_VAR = "DAMON_HARNESS_CACHE"
+RESULTS_VAR = "DAMON_HARNESS_RESULTS"
 
 
-def cache_dir(*parts: str) -> Path:
-    base = os.environ.get("DAMON_HARNESS_CACHE")
+def cache_root() -> Path:
+    base = os.environ.get(CACHE_VAR)
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
         base = os.path.join(xdg, "damon-harness")
-    path = Path(base, *parts)
-    path.mkdir(parents=True, exist_ok=True)
+    return Path(base)
+
+
+def cache_dir(*parts: str) -> Path:
+    path = Path(cache_root(), *parts)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(CACHE_VAR, f"{_not_a_dir(path)} is in the cache's way: it exists "
+                                    "and is not a directory") from None
+    except PermissionError:
+        raise InputError(CACHE_VAR, f"cannot create {path}: permission denied") from None
     return path
+
+
+def check_output_dir(path, where: str) -> Path:
+    """The absolute path of an output directory that exists or can be created.
+
+    Creates nothing: refuses a path (or a parent of it) that exists and is not
+    a directory, and a directory the harness cannot write in.
+    """
+    path = Path(os.path.abspath(Path(path).expanduser()))
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        raise InputError(where, f"{existing} exists and is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(where, f"cannot write in {existing}: permission denied")
+    return path
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return candidate
+    return Path(path.anchor)
+
+
+def _not_a_dir(path: Path) -> Path:
+    existing = _nearest_existing(path)
+    return existing if not existing.is_dir() else path
 
 
 def results_dir() -> Path:
-    base = os.environ.get("DAMON_HARNESS_RESULTS") or "results"
-    path = Path(base).resolve()
+    base = os.environ.get(RESULTS_VAR)
+    path = check_output_dir(base or "results", RESULTS_VAR if base else "results directory")
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return path.resolve()
 
 
 def new_run_dir(kind: str) -> Path:
