@@ -1,24 +1,21 @@
-"""Expectations judged on time series, each with the numbers that decided it.
+"""The judge: expectations on time series, each with the numbers that decided it.
 
-Pure functions. A series is (times in seconds since DAMON was turned on,
-values). An expectation is *met* or not; its verdict is PASS when that
-matches what the scenario says it should be (`should: fail` for negative
-controls), FAIL when not, ERROR when the series cannot be judged.
+Pure functions of a scenario and its samples; a live run and `damon-harness
+judge RUN_DIR` both call judge_scenario(). A series is (times in seconds
+since DAMON was turned on, values). An expectation is *met* or not; its
+verdict is PASS when that matches what the scenario says it should be
+(`should: fail` for negative controls), FAIL when not, ERROR when the series
+cannot be judged.
 """
 
 import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from harness.scenario import Expectation, Quantity
+from harness.rundir import RunFacts, Series
+from harness.verdict import Verdict
 
-PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
-
-
-@dataclass
-class Series:
-    times: List[float]
-    values: List[Optional[float]]
+PASS, FAIL, ERROR = Verdict.PASS, Verdict.FAIL, Verdict.ERROR
 
 
 @dataclass
@@ -33,13 +30,13 @@ class CheckResult:
     band: Dict[str, float] = field(default_factory=dict)  # for plots: lines and windows
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if self.met is None:
             return ERROR
         return PASS if self.met == (self.should == "pass") else FAIL
 
 
-def scenario_verdict(results: Sequence[CheckResult]) -> str:
+def scenario_verdict(results: Sequence[CheckResult]) -> Verdict:
     verdicts = [r.verdict for r in results]
     if ERROR in verdicts:
         return ERROR
@@ -65,7 +62,7 @@ def _fmt(x: float, like: float = 0.0) -> str:
     return f"{x:g}"
 
 
-def _error(e: Expectation, why: str) -> CheckResult:
+def _error(e, why: str) -> CheckResult:
     return CheckResult(e.name, e.metric, e.kind, None, e.should, f"cannot judge: {why}")
 
 
@@ -135,7 +132,14 @@ def converges(times, values, target: float, tolerance: float, settle: float,
                              "upper": target + tolerance, "from": window[0][0]})
 
 
-def judge(e: Expectation, series: Series, reference: Optional[float] = None) -> CheckResult:
+def judge_scenario(sc, series: Dict[str, Series], facts: RunFacts) -> List[CheckResult]:
+    """Every expectation of scenario `sc` judged on the run's series."""
+    return [judge(e, series.get(e.metric, Series([], [])),
+                  sc.reference(sc.sample.metrics[e.metric], facts))
+            for e in sc.expect]
+
+
+def judge(e, series: Series, reference: Optional[float] = None) -> CheckResult:
     """Judge one expectation. `reference` is what its percentages refer to."""
     pairs = _clean(series, e.delta)
     if not pairs:
@@ -152,19 +156,19 @@ def judge(e: Expectation, series: Series, reference: Optional[float] = None) -> 
     return result
 
 
-def _bound(e: Expectation, reference: Optional[float]):
-    direction = "at_least" if e.at_least is not None else "at_most"
-    q: Quantity = e.at_least if e.at_least is not None else e.at_most
-    return q.resolve(reference), direction
+def _bound(rule, reference: Optional[float]):
+    direction = "at_least" if rule.at_least is not None else "at_most"
+    return getattr(rule, direction).resolve(reference), direction
 
 
-def _dispatch(e: Expectation, times, values, reference) -> CheckResult:
+def _dispatch(e, times, values, reference) -> CheckResult:
+    rule = e.rule
+    if e.kind == "converges":
+        target = rule.target.resolve(reference)
+        tol = rule.tolerance.value
+        tol = tol * abs(target) if rule.tolerance.fraction else tol
+        return converges(times, values, target, tol, rule.settle, rule.samples)
+    bound, direction = _bound(rule, reference)
     if e.kind == "reaches":
-        bound, direction = _bound(e, reference)
-        return reaches(times, values, bound, direction, e.within)
-    if e.kind == "stays":
-        bound, direction = _bound(e, reference)
-        return stays(times, values, bound, direction, e.settle)
-    target = e.target.resolve(reference)
-    tol = e.tolerance.value * target if e.tolerance.fraction else e.tolerance.value
-    return converges(times, values, target, tol, e.settle, e.samples)
+        return reaches(times, values, bound, direction, rule.within)
+    return stays(times, values, bound, direction, rule.after)

@@ -8,9 +8,9 @@ import sys
 
 from harness.errors import HarnessError
 from harness.vm.process import kill_all
-from harness.vm.verdict import RunEnded
+from harness.verdict import RunEnded
 
-COMMANDS = ["boot", "build", "run", "cache"]
+COMMANDS = ["boot", "build", "run", "judge", "cache"]
 
 
 class OneLineParser(argparse.ArgumentParser):

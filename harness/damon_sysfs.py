@@ -1,15 +1,15 @@
 """The validated DAMON setup as ordered sysfs writes, and guest shell snippets.
 
-Pure functions: the engine resolves runtime facts (workload pids and region
-addresses, each node's physical ranges) into a Resolved and runs the script
+Pure functions: the engine learns runtime facts (workload pids and region
+addresses, each node's physical ranges) into a RunFacts and runs the script
 that writes() + script() produce in the guest.
 """
 
 import re
 import shlex
-from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
+from harness.rundir import RunFacts
 from harness.scenario import (AccessPattern, Context, DamonSetup, Filter, Goal,
                               Kdamond, ModuleSetup, Quotas, Scheme, Target, Watermarks)
 
@@ -19,17 +19,9 @@ OTHER_USERS = ("damon_stat", "damon_reclaim", "damon_lru_sort", "damon_hugepage"
 Write = Tuple[str, str]
 
 
-@dataclass
-class Resolved:
-    """Runtime facts the DAMON tree refers to."""
-    pids: Dict[str, int] = field(default_factory=dict)
-    regions: Dict[str, Dict[str, Tuple[int, int]]] = field(default_factory=dict)
-    node_ranges: Dict[int, List[Tuple[int, int]]] = field(default_factory=dict)
-
-
 # ------------------------------------------------------------------ the tree
 
-def writes(setup: DamonSetup, res: Resolved) -> List[Write]:
+def writes(setup: DamonSetup, res: RunFacts) -> List[Write]:
     """Every (path, value) write that builds the tree, parents' nr_* first.
     Turning the kdamonds on is separate: see start_writes()."""
     if setup.module is not None:
@@ -52,7 +44,7 @@ def stop_writes(setup: DamonSetup) -> List[Write]:
     return [(f"{ADMIN}/kdamonds/{k}/state", "off") for k in range(len(setup.kdamonds))]
 
 
-def module_writes(mod: ModuleSetup, res: Resolved) -> List[Write]:
+def module_writes(mod: ModuleSetup, res: RunFacts) -> List[Write]:
     base = MODULE_PARAMS.format(name=mod.name)
     out = [(f"{base}/{key}", value) for key, value in mod.params.items()]
     if mod.workloads:
@@ -61,7 +53,7 @@ def module_writes(mod: ModuleSetup, res: Resolved) -> List[Write]:
     return out
 
 
-def _kdamond(base: str, kd: Kdamond, res: Resolved) -> List[Write]:
+def _kdamond(base: str, kd: Kdamond, res: RunFacts) -> List[Write]:
     out = [(f"{base}/contexts/nr_contexts", str(len(kd.contexts)))]
     for c, ctx in enumerate(kd.contexts):
         out += _context(f"{base}/contexts/{c}", ctx, res)
@@ -69,7 +61,7 @@ def _kdamond(base: str, kd: Kdamond, res: Resolved) -> List[Write]:
     return out
 
 
-def _context(base: str, ctx: Context, res: Resolved) -> List[Write]:
+def _context(base: str, ctx: Context, res: RunFacts) -> List[Write]:
     attrs = f"{base}/monitoring_attrs"
     iv = ctx.intervals
     out = [(f"{base}/operations", ctx.operations),
@@ -87,7 +79,7 @@ def _context(base: str, ctx: Context, res: Resolved) -> List[Write]:
     return out
 
 
-def target_ranges(target: Target, res: Resolved) -> List[Tuple[int, int]]:
+def target_ranges(target: Target, res: RunFacts) -> List[Tuple[int, int]]:
     ranges = list(target.regions)
     for name in target.workload_regions:
         ranges.append(res.regions[target.workload][name])
@@ -98,7 +90,7 @@ def target_ranges(target: Target, res: Resolved) -> List[Tuple[int, int]]:
     return ranges
 
 
-def _target(base: str, target: Target, res: Resolved) -> List[Write]:
+def _target(base: str, target: Target, res: RunFacts) -> List[Write]:
     out = []
     if target.workload is not None:
         out.append((f"{base}/pid_target", str(res.pids[target.workload])))

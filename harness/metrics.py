@@ -1,6 +1,12 @@
-"""Parsers for the kernel's own counters, and one-round-trip sampling.
+"""Metric sources: what a scenario may sample, each declared in one place.
 
-Everything here is pure: text in, numbers out. Sizes come out in bytes.
+A source (SOURCES, keyed by the YAML key that names it) holds everything
+about one kind of metric: the keys it takes and how they are read, the guest
+command that prints it, the parser of that output, its unit, and what a
+percentage of it refers to. The scenario model, the sampler, the report and
+the judge all use it. The parsers are pure: text in, numbers out, sizes in
+bytes, None when the thing measured is not there.
+
 sample_command() builds one guest shell command that prints every source a
 scenario's metrics need, in sections; parse_sample() turns its output into
 {metric name: value}.
@@ -11,9 +17,11 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from harness.scenario import Metric, Scenario
+from harness import schema
+from harness.guest.setup import CGROUP_ROOT
+from harness.rundir import RunFacts
+from harness.schema import At, Context
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 SECTION = "@@@"
 _VMA_HEADER = re.compile(r"^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)")
 _KB_FIELD = re.compile(r"^(\w+):\s+(\d+)\s+kB$")
@@ -48,10 +56,13 @@ def overlapping(vmas: Iterable[Vma], start: int, end: int) -> List[Vma]:
     return [v for v in vmas if v.start < end and v.end > start]
 
 
-def smaps_field(vmas: List[Vma], start: int, end: int, name: str = "AnonHugePages") -> int:
-    """Sum of a field over the VMAs covering [start, end). A region's VMA may
-    have been split (madvise splits VMAs), so every piece counts."""
-    return sum(v.fields.get(name, 0) for v in overlapping(vmas, start, end))
+def smaps_field(vmas: List[Vma], start: int, end: int,
+                name: str = "AnonHugePages") -> Optional[int]:
+    """Sum of a field over the VMAs covering [start, end); None when no VMA
+    covers it (the process exited or unmapped it). A region's VMA may have
+    been split (madvise splits VMAs), so every piece counts."""
+    pieces = overlapping(vmas, start, end)
+    return sum(v.fields.get(name, 0) for v in pieces) if pieces else None
 
 
 # ---------------------------------------------------------------- /proc/vmstat
@@ -105,10 +116,13 @@ def _numa_token(vma: NumaVma, token: str) -> None:
         vma.attrs[key] = value
 
 
-def numa_node_bytes(vmas: List[NumaVma], start: int, end: int, node: int) -> int:
-    """Bytes on `node` of the VMAs that start inside [start, end). numa_maps
-    gives only start addresses; a region's VMA pieces all start inside it."""
-    return sum(v.node_bytes(node) for v in vmas if start <= v.start < end)
+def numa_node_bytes(vmas: List[NumaVma], start: int, end: int,
+                    node: int) -> Optional[int]:
+    """Bytes on `node` of the VMAs that start inside [start, end); None when
+    none does. numa_maps gives only start addresses; a region's VMA pieces
+    all start inside it."""
+    pieces = [v for v in vmas if start <= v.start < end]
+    return sum(v.node_bytes(node) for v in pieces) if pieces else None
 
 
 # ------------------------------------------------------------ cgroup memory.numa_stat
@@ -158,42 +172,229 @@ def parse_damos_stats(text: str) -> Dict[str, int]:
     return out
 
 
-# -------------------------------------------------------------------- sampling
+# ------------------------------------------------------------------ metrics
+
+REQUIRED = object()
+WORKLOAD_REGIONS = ("hot", "cold")
+DAMOS_FIELDS = ("nr_tried", "sz_tried", "nr_applied", "sz_applied", "qt_exceeds",
+                "sz_ops_filter_passed", "effective_bytes")
+_GUEST_FILE = re.compile(r"^/(sys|proc)/[\w./-]+$")
+
 
 @dataclass
-class SampleContext:
-    """What the sampler needs to know at run time."""
-    pids: Dict[str, int]
-    regions: Dict[str, Dict[str, Tuple[int, int]]]
-    scheme_dirs: Dict[str, str] = field(default_factory=dict)
+class Metric:
+    """One sampled series, as a scenario declares it."""
+    name: str
+    source: str
+    workload: Optional[str] = None
+    region: Optional[str] = None
+    field: Optional[str] = None
+    node: Optional[int] = None
+    cgroup: Optional[str] = None
+    scheme: Optional[str] = None
+
+    @property
+    def kind(self) -> "Source":
+        return SOURCES[self.source]
+
+    @property
+    def unit(self) -> str:
+        return self.kind.unit(self)
 
 
-def _sources(m: Metric, ctx: SampleContext) -> Tuple[str, str]:
-    """(section key, shell command) for a metric's source."""
-    if m.source in ("smaps", "numa_maps"):
-        pid = ctx.pids[m.workload]
-        return f"{m.source} {m.workload}", f"cat /proc/{pid}/{m.source}"
-    if m.source == "vmstat":
+class Source:
+    """One kind of metric. Subclasses fill in the class attributes and the
+    methods that differ; `options` maps each extra key to (reader, default),
+    default REQUIRED for a key that must be given."""
+    key = ""
+    options: Dict[str, tuple] = {}
+    reference: Optional[str] = None      # a percentage is of: "region" | "node"
+
+    def read(self, m: Metric, value, at: At, ctx: Context) -> None:
+        raise NotImplementedError
+
+    def section(self, m: Metric, facts: RunFacts) -> Tuple[str, str]:
+        """(section key, guest shell command printing the source)."""
+        raise NotImplementedError
+
+    def value(self, m: Metric, body: str, facts: RunFacts) -> Optional[float]:
+        raise NotImplementedError
+
+    def unit(self, m: Metric) -> str:
+        return "count"
+
+
+def _region_ref(m: Metric, value, at: At, ctx: Context) -> None:
+    wname, dot, region = value.partition(".") if isinstance(value, str) else ("", "", "")
+    if not dot:
+        raise at.error(f"{schema.shown(value)} is not WORKLOAD.REGION (e.g. toucher.hot)")
+    m.workload = schema.ref("workloads", "workloads")(wname, at, ctx)
+    m.region = schema.choice(*WORKLOAD_REGIONS)(region, at)
+
+
+def _proc_section(m: Metric, facts: RunFacts) -> Tuple[str, str]:
+    return f"{m.source} {m.workload}", f"cat /proc/{facts.pids[m.workload]}/{m.source}"
+
+
+class Smaps(Source):
+    key, reference = "smaps", "region"
+    options = {"field": (schema.name, "AnonHugePages")}
+    read = staticmethod(_region_ref)
+
+    def section(self, m, facts):
+        return _proc_section(m, facts)
+
+    def value(self, m, body, facts):
+        found = smaps_field(parse_smaps(body), *facts.regions[m.workload][m.region], m.field)
+        return None if found is None else float(found)
+
+    def unit(self, m):
+        return "bytes"
+
+
+class NumaMaps(Source):
+    key, reference = "numa_maps", "region"
+    options = {"node": (schema.node, REQUIRED)}
+    read = staticmethod(_region_ref)
+
+    def section(self, m, facts):
+        return _proc_section(m, facts)
+
+    def value(self, m, body, facts):
+        start, end = facts.regions[m.workload][m.region]
+        found = numa_node_bytes(parse_numa_maps(body), start, end, m.node)
+        return None if found is None else float(found)
+
+    def unit(self, m):
+        return "bytes"
+
+
+class Vmstat(Source):
+    key = "vmstat"
+
+    def read(self, m, value, at, ctx):
+        m.field = schema.name(value, at)
+
+    def section(self, m, facts):
         return "vmstat", "cat /proc/vmstat"
-    if m.source == "memcg_numa":
+
+    def value(self, m, body, facts):
+        return float(parse_vmstat(body)[m.field])
+
+
+class MemcgNuma(Source):
+    key, reference = "memcg_numa", "node"
+    options = {"node": (schema.node, REQUIRED), "field": (schema.name, "anon")}
+
+    def read(self, m, value, at, ctx):
+        m.cgroup = schema.ref("cgroups", "guest.cgroups")(value, at, ctx)
+
+    def section(self, m, facts):
         return f"memcg_numa {m.cgroup}", f"cat {CGROUP_ROOT}/{m.cgroup}/memory.numa_stat"
-    if m.source == "node_meminfo":
+
+    def value(self, m, body, facts):
+        return float(parse_memcg_numa_stat(body)[m.field].get(m.node, 0))
+
+    def unit(self, m):
+        return "bytes"
+
+
+class Damos(Source):
+    key = "damos"
+    options = {"field": (schema.choice(*DAMOS_FIELDS), "sz_applied")}
+
+    def read(self, m, value, at, ctx):
+        m.scheme = schema.ref("schemes", "damon")(value, at, ctx)
+
+    def section(self, m, facts):
+        d = shlex.quote(facts.scheme_dirs[m.scheme])
+        return f"damos {m.scheme}", f"(cd {d} && grep . stats/* quotas/effective_bytes)"
+
+    def value(self, m, body, facts):
+        return float(parse_damos_stats(body)[m.field])
+
+    def unit(self, m):
+        return "bytes" if m.field.startswith(("sz_", "effective")) else "count"
+
+
+class NodeMeminfo(Source):
+    key, reference = "node_meminfo", "node"
+    options = {"field": (schema.name, "MemUsed")}
+
+    def read(self, m, value, at, ctx):
+        m.node = schema.node(value, at, ctx)
+
+    def section(self, m, facts):
         return (f"node_meminfo {m.node}",
                 f"cat /sys/devices/system/node/node{m.node}/meminfo")
-    if m.source == "damos":
-        d = shlex.quote(ctx.scheme_dirs[m.scheme])
-        return f"damos {m.scheme}", f"(cd {d} && grep . stats/* quotas/effective_bytes)"
-    if m.source == "file":
+
+    def value(self, m, body, facts):
+        return float(parse_node_meminfo(body)[m.field])
+
+    def unit(self, m):
+        return "count" if m.field.startswith("HugePages_") else "bytes"
+
+
+class File(Source):
+    key = "file"
+
+    def read(self, m, value, at, ctx):
+        if not isinstance(value, str) or not _GUEST_FILE.match(value):
+            raise at.error(f"{schema.shown(value)} is not a file under /sys or /proc")
+        m.field = value
+
+    def section(self, m, facts):
         return f"file {m.field}", f"cat {shlex.quote(m.field)}"
-    raise ValueError(f"unknown metric source {m.source}")
+
+    def value(self, m, body, facts):
+        return float(body.split()[0])
 
 
-def sample_command(sc: Scenario, ctx: SampleContext) -> str:
+SOURCES: Dict[str, Source] = {s.key: s for s in (
+    Smaps(), NumaMaps(), Vmstat(), MemcgNuma(), Damos(), NodeMeminfo(), File())}
+
+
+def read_metric(raw, at: At, ctx: Context) -> Metric:
+    """A metric from its YAML mapping: one source key plus that source's options."""
+    if not isinstance(raw, dict):
+        raise at.error(f"must be a mapping with one of: {', '.join(SOURCES)}")
+    keys = [k for k in raw if k in SOURCES]
+    if len(keys) != 1:
+        raise at.error(f"needs exactly one source key of: {', '.join(SOURCES)}")
+    source = SOURCES[keys[0]]
+    raw = schema.mapping(raw, at, (source.key, *source.options))
+    m = Metric(name="", source=source.key)
+    source.read(m, raw[source.key], at / source.key, ctx)
+    for key, (reader, default) in source.options.items():
+        if raw.get(key) is not None:
+            setattr(m, key, reader(raw[key], at / key, ctx))
+        elif default is REQUIRED:
+            raise (at / key).error("is required")
+        else:
+            setattr(m, key, default)
+    return m
+
+
+def reference_size(m: Metric, region_size, facts: RunFacts,
+                   node_memory) -> Optional[float]:
+    """What a percentage of this metric refers to: the workload region's size
+    (region_size(workload, region)) or the node's MemTotal as the guest saw
+    it (else the topology's node_memory(node)); None when nothing."""
+    if m.kind.reference == "region":
+        return float(region_size(m.workload, m.region))
+    if m.kind.reference == "node":
+        return float(facts.node_total.get(m.node) or node_memory(m.node))
+    return None
+
+
+# -------------------------------------------------------------------- sampling
+
+def sample_command(metric_list: Iterable[Metric], facts: RunFacts) -> str:
     """One shell command printing every source once, each after a
     '@@@ KEY' line, preceded by a monotonic timestamp line."""
     seen: Dict[str, str] = {}
-    for m in sc.sample.metrics.values():
-        key, cmd = _sources(m, ctx)
+    for m in metric_list:
+        key, cmd = m.kind.section(m, facts)
         seen.setdefault(key, cmd)
     parts = [f"echo '{SECTION} uptime'; cat /proc/uptime"]
     parts += [f"echo '{SECTION} {key}'; {cmd} 2>&1" for key, cmd in seen.items()]
@@ -211,17 +412,18 @@ def split_sections(text: str) -> Dict[str, str]:
     return {key: "\n".join(lines) for key, lines in sections.items()}
 
 
-def parse_sample(text: str, sc: Scenario, ctx: SampleContext) -> Dict[str, Optional[float]]:
+def parse_sample(text: str, metric_list: Iterable[Metric],
+                 facts: RunFacts) -> Dict[str, Optional[float]]:
     """{metric name: value}, None where the source could not be read (a
     workload that exited, a file that does not exist)."""
     sections = split_sections(text)
     out: Dict[str, Optional[float]] = {}
-    for name, m in sc.sample.metrics.items():
-        key, _ = _sources(m, ctx)
+    for m in metric_list:
+        key, _ = m.kind.section(m, facts)
         try:
-            out[name] = _value(m, sections.get(key, ""), ctx)
+            out[m.name] = m.kind.value(m, sections.get(key, ""), facts)
         except (KeyError, ValueError, IndexError):
-            out[name] = None
+            out[m.name] = None
     return out
 
 
@@ -232,26 +434,6 @@ def sample_uptime(text: str) -> Optional[float]:
         return float(body.split()[0])
     except (IndexError, ValueError):
         return None
-
-
-def _value(m: Metric, body: str, ctx: SampleContext) -> Optional[float]:
-    if m.source == "smaps":
-        start, end = ctx.regions[m.workload][m.region]
-        vmas = overlapping(parse_smaps(body), start, end)
-        return float(sum(v.fields.get(m.field, 0) for v in vmas)) if vmas else None
-    if m.source == "numa_maps":
-        start, end = ctx.regions[m.workload][m.region]
-        vmas = [v for v in parse_numa_maps(body) if start <= v.start < end]
-        return float(sum(v.node_bytes(m.node) for v in vmas)) if vmas else None
-    if m.source == "vmstat":
-        return float(parse_vmstat(body)[m.field])
-    if m.source == "memcg_numa":
-        return float(parse_memcg_numa_stat(body)[m.field].get(m.node, 0))
-    if m.source == "node_meminfo":
-        return float(parse_node_meminfo(body)[m.field])
-    if m.source == "damos":
-        return float(parse_damos_stats(body)[m.field])
-    return float(body.split()[0])
 
 
 # --------------------------------------------------------- the workload's regions

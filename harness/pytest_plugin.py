@@ -10,6 +10,7 @@ import pytest
 from harness.paths import new_run_dir
 from harness.topology import Topology, load_topology
 from harness.vm.machine import boot
+from harness.verdict import Verdict
 from harness.vm.process import kill_all
 
 
@@ -117,9 +118,9 @@ class ScenarioItem(pytest.Item):
             # Only a FAIL is retried: DAMON's timing under TCG varies with host
             # load. A CRASH, HANG or ERROR is never retried. Every attempt keeps
             # its own artefacts and its line in the captured output.
-            if self.result.verdict != "FAIL":
+            if self.result.verdict != Verdict.FAIL:
                 break
-        if self.result.verdict != "PASS":
+        if self.result.verdict != Verdict.PASS:
             raise ScenarioFailed(self.result)
 
     def repr_failure(self, excinfo):

@@ -7,18 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from harness.checks import CheckResult, Series
-from harness.scenario import Metric
+from harness.checks import CheckResult
+from harness.rundir import Series
+from harness.verdict import Verdict
 
 MiB = float(1 << 20)
-SIZE_SOURCES = ("smaps", "numa_maps", "memcg_numa", "node_meminfo")
 
 
 @dataclass
 class ScenarioResult:
-    """One scenario's outcome as the engine hands it to the reports."""
+    """One scenario's outcome as the engine (or the offline judge) hands it
+    to the reports."""
     name: str
-    verdict: str                    # PASS FAIL ERROR CRASH HANG BOOT_FAIL
+    verdict: Verdict
     checks: List[CheckResult] = field(default_factory=list)
     series: Dict[str, Series] = field(default_factory=dict)
     units: Dict[str, str] = field(default_factory=dict)        # metric -> bytes|count
@@ -32,27 +33,28 @@ class ScenarioResult:
     guest_state: Dict[str, str] = field(default_factory=dict)  # e.g. numa_balancing before/after
 
 
-def metric_unit(m: Metric) -> str:
-    if m.source in SIZE_SOURCES:
-        return "bytes"
-    if m.source == "damos" and (m.field or "").startswith(("sz_", "effective")):
-        return "bytes"
-    return "count"
+def new_result(sc, run_dir: Optional[Path] = None) -> ScenarioResult:
+    """An ERROR result for scenario `sc` until a verdict replaces it."""
+    return ScenarioResult(
+        name=sc.name, verdict=Verdict.ERROR, path=sc.path,
+        run_dir=str(run_dir) if run_dir else None,
+        units={n: m.unit for n, m in sc.sample.metrics.items()},
+        delta_metrics=sorted({e.metric for e in sc.expect if e.delta}))
 
 
 # ------------------------------------------------------------------ terminal
 
 def _deciding(result: ScenarioResult) -> str:
-    if result.verdict not in ("PASS", "FAIL") or not result.checks:
+    if result.verdict not in (Verdict.PASS, Verdict.FAIL) or not result.checks:
         return result.message or "no checks were judged"
-    bad = [c for c in result.checks if c.verdict != "PASS"]
+    bad = [c for c in result.checks if c.verdict != Verdict.PASS]
     pick = bad[0] if bad else result.checks[0]
     expected = " (expected to fail)" if pick.should == "fail" else ""
     return f"{pick.name}{expected}: {pick.summary}"
 
 
 def summary_line(result: ScenarioResult) -> str:
-    ok = sum(1 for c in result.checks if c.verdict == "PASS")
+    ok = sum(1 for c in result.checks if c.verdict == Verdict.PASS)
     return (f"{result.verdict:<9} {result.name:<28} {ok}/{len(result.checks)} checks "
             f"{result.wall_time:6.1f} s  {_deciding(result)}")
 
@@ -140,14 +142,6 @@ def json_summary(results: Sequence[ScenarioResult], path: Path) -> Path:
     return Path(path)
 
 
-def samples_json(result: ScenarioResult, path: Path) -> Path:
-    """The time series themselves, for the run's artefacts directory."""
-    data = {name: {"times": s.times, "values": s.values, "unit": result.units.get(name)}
-            for name, s in result.series.items()}
-    Path(path).write_text(json.dumps(data) + "\n")
-    return Path(path)
-
-
 # -------------------------------------------------------------------- JUnit
 
 def junit_xml(results: Sequence[ScenarioResult], path: Path,
@@ -166,11 +160,11 @@ def _junit_case(r: ScenarioResult):
         out += f"\nartefacts: {r.run_dir}"
     case = TestCase(r.name, classname="scenarios", elapsed_sec=r.wall_time,
                     stdout=out, file=r.path or None)
-    if r.verdict == "FAIL":
+    if r.verdict == Verdict.FAIL:
         case.add_failure_info(message=_deciding(r), output=out)
-    elif r.verdict != "PASS":
+    elif r.verdict != Verdict.PASS:
         case.add_error_info(message=f"{r.verdict}: {r.message}",
-                            output=r.excerpt or out, error_type=r.verdict)
+                            output=r.excerpt or out, error_type=str(r.verdict))
     return case
 
 
@@ -240,15 +234,16 @@ def _draw_check(ax, c: CheckResult, div: float, tmax: float) -> None:
 # -------------------------------------------------------------- all at once
 
 def write_reports(results: Sequence[ScenarioResult], out_dir: Path) -> Dict[str, Path]:
-    """junit.xml and summary.json in out_dir; a plot per scenario in its run
-    directory (or out_dir when it has none)."""
+    """junit.xml and summary.json in out_dir. A scenario's plot is drawn
+    once, by the run, in its run directory; one without a run directory
+    gets it drawn here."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"junit": junit_xml(results, out_dir / "junit.xml"),
              "json": json_summary(results, out_dir / "summary.json")}
     for r in results:
-        where = Path(r.run_dir) if r.run_dir else out_dir
-        png = plot(r, where / f"{r.name}.png")
-        if png:
-            paths[f"plot:{r.name}"] = png
+        png = Path(r.run_dir) / f"{r.name}.png" if r.run_dir else plot(
+            r, out_dir / f"{r.name}.png")
+        if png and Path(png).exists():
+            paths[f"plot:{r.name}"] = Path(png)
     return paths

@@ -88,7 +88,10 @@ def builtin_names() -> List[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
 
 
-def parse_topology(data, where: str = "topology") -> Topology:
+def parse_topology(data, where: str = "topology",
+                   distances_where: Optional[str] = None) -> Topology:
+    """A validated Topology; errors name `where` (`distances_where` for the
+    distances, when they came from elsewhere, e.g. --distance flags)."""
     if not isinstance(data, dict):
         raise InputError(where, "a topology must be a mapping with a 'nodes' list")
     _reject_unknown(data, _TOP_KEYS, where)
@@ -103,7 +106,8 @@ def parse_topology(data, where: str = "topology") -> Topology:
     _check_node_ids(nodes, where)
     _check_cpus(nodes, data.get("vcpus"), where)
     _check_memory(nodes, where)
-    topo.distances = _parse_distances(data.get("distances") or [], topo, where)
+    topo.distances = _parse_distances(data.get("distances") or [], topo,
+                                      distances_where or where)
     return topo
 
 
@@ -265,7 +269,8 @@ def from_flags(node_specs: List[str], distance_specs: List[str]) -> Topology:
             distances.append([int(src), int(dst), int(dist)])
         except ValueError:
             raise InputError(f"--distance {spec}", "expected FROM-TO=DISTANCE, e.g. 0-1=20") from None
-    return parse_topology({"name": "cli", "nodes": nodes, "distances": distances}, "--node")
+    return parse_topology({"name": "cli", "nodes": nodes, "distances": distances}, "--node",
+                          distances_where="--distance")
 
 
 def _split_node_spec(spec: str) -> List[str]:

@@ -1,4 +1,5 @@
-"""How a run can end, and the exception that carries a run-ending verdict."""
+"""The one verdict vocabulary: how a check, a scenario or a VM run ends, and
+the exception that carries a run-ending verdict out of the VM layer."""
 
 from enum import Enum
 
@@ -12,6 +13,12 @@ class Verdict(str, Enum):
     CRASH = "CRASH"
     HANG = "HANG"
     BOOT_FAIL = "BOOT_FAIL"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 # Exit statuses for the CLI, distinct from a guest command's own status.

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from harness.commands.vmargs import kernel_from
+from harness.errors import InputError
 from harness.paths import REPO_ROOT
 
 SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
@@ -35,8 +36,13 @@ def scenario_paths(names) -> list:
 
 def run(args) -> int:
     from harness import engine
+    from harness.paths import check_output_dir
+    if args.modules and not args.kernel:
+        raise InputError("--modules", "only applies together with --kernel")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_output_dir(out, "--out")
     kernel = kernel_from(args) if args.kernel else None
-    results = engine.run_suite(scenario_paths(args.scenarios),
-                               out_dir=Path(args.out) if args.out else None,
+    results = engine.run_suite(scenario_paths(args.scenarios), out_dir=out,
                                kernel=kernel, accel=args.accel)
     return engine.exit_code(results)

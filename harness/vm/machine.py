@@ -2,7 +2,6 @@
 
 import json
 import re
-import shlex
 import socket
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 from harness.errors import SetupError
+from harness.guest.protocol import Guest
 from harness.guest.ssh import CommandFailed, CommandTimeout, SSHGuest
 from harness.image import GuestImage, guest_image
 from harness.kernel.artifact import Kernel
@@ -22,7 +22,7 @@ from harness.vm.console import ConsoleWatcher
 from harness.vm.modules_disk import modules_disk
 from harness.vm.process import spawn_qemu
 from harness.vm.qemu import LaunchSpec, build_argv
-from harness.vm.verdict import RunEnded, Verdict
+from harness.verdict import RunEnded, Verdict
 
 BOOT_DEADLINE_S = {"kvm": 60, "tcg": 180}
 # SSH attempts wait for init's "sshd started" line on the console; an init
@@ -40,7 +40,9 @@ TCG_BOOT_RACE = re.compile(r"\bOops: int3\b")
 BOOT_ATTEMPTS = 2
 
 
-class VM:
+class VM(Guest):
+    """A QEMU guest: the real implementation of the guest contract."""
+
     def __init__(self, topology: Topology, kernel: Kernel, image: GuestImage,
                  run_dir: Path, accel: str = "auto", extra_cmdline: Optional[List[str]] = None,
                  boot_deadline: Optional[float] = None):
@@ -142,9 +144,6 @@ class VM:
 
     def upload(self, local, remote: str, mode: int = 0o755) -> None:
         self.guest.upload(local, remote, mode)
-
-    def read_file(self, remote: str, timeout: float = 30) -> str:
-        return self.run(f"cat -- {shlex.quote(remote)}", timeout=timeout, check=True).stdout
 
     # -- stop ----------------------------------------------------------------
     def stop(self) -> None:

@@ -14,7 +14,7 @@ from harness.hashing import file_sha256
 from harness.image import guest_image
 from harness.paths import REPO_ROOT
 from harness.topology import load_topology
-from harness.vm.verdict import RunEnded, Verdict
+from harness.verdict import RunEnded, Verdict
 
 pytestmark = pytest.mark.vm
 MEMORY_TOLERANCE = 0.05

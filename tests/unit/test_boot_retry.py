@@ -3,7 +3,7 @@
 import json
 
 from harness.vm.machine import is_tcg_boot_race, set_aside_attempt
-from harness.vm.verdict import RunEnded, Verdict
+from harness.verdict import RunEnded, Verdict
 
 INT3 = "oops: [    1.163096] Oops: int3: 0000 [#1] SMP NOPTI"
 

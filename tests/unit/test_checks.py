@@ -3,8 +3,9 @@
 import pytest
 
 from harness import checks
-from harness.checks import ERROR, FAIL, PASS, Series
-from harness.scenario import Expectation, Quantity
+from harness.checks import ERROR, FAIL, PASS
+from harness.rundir import Series
+from harness.scenario import RULES, Expectation, Quantity
 
 MiB = 1 << 20
 T = [float(t) for t in range(0, 41, 2)]          # 0, 2, ... 40 s
@@ -14,8 +15,11 @@ def ramp(step_mib, cap_mib):
     return [min(i * step_mib, cap_mib) * MiB for i in range(len(T))]
 
 
-def exp(kind, **kw):
-    return Expectation(name=f"{kind} test", metric="m", kind=kind, **kw)
+def exp(kind, should="pass", **kw):
+    if kind == "stays" and "settle" in kw:
+        kw["after"] = kw.pop("settle")
+    return Expectation(name=f"{kind} test", metric="m", should=should,
+                       **{kind: RULES[kind](**kw)})
 
 
 # ------------------------------------------------------------------ reaches
@@ -82,7 +86,7 @@ def test_stays_after_ignores_early_samples():
     e = exp("stays", at_least=Quantity(10), settle=10.0)
     values = [0.0] * 5 + [10.0] * (len(T) - 5)
     assert checks.judge(e, Series(T, values)).verdict == PASS
-    e.settle = 0.0
+    e.stays.after = 0.0
     assert checks.judge(e, Series(T, values)).verdict == FAIL
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness import damon_sysfs as ds
+from harness.rundir import RunFacts
 from harness.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -15,7 +16,7 @@ CTX = f"{A}/kdamonds/0/contexts/0"
 
 def collapse_writes():
     sc = load_scenario(SCENARIOS / "collapse.yaml")
-    res = ds.Resolved(pids={"toucher": 4242})
+    res = RunFacts(pids={"toucher": 4242})
     return sc, ds.writes(sc.damon, res)
 
 
@@ -57,7 +58,7 @@ def test_start_and_stop():
 
 def test_paddr_goals_filters_and_node_ranges():
     sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
-    res = ds.Resolved(node_ranges={0: [(0, 1 << 30)], 1: [(1 << 30, 2 << 30)]})
+    res = RunFacts(node_ranges={0: [(0, 1 << 30)], 1: [(1 << 30, 2 << 30)]})
     d = dict(ds.writes(sc.damon, res))
     t = f"{CTX}/targets/0"
     assert f"{t}/pid_target" not in d
@@ -85,23 +86,23 @@ def test_paddr_goals_filters_and_node_ranges():
 def test_paddr_node_without_ranges_is_an_error():
     sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
     with pytest.raises(ValueError):
-        ds.writes(sc.damon, ds.Resolved(node_ranges={0: [(0, 1)]}))
+        ds.writes(sc.damon, RunFacts(node_ranges={0: [(0, 1)]}))
 
 
 def test_module_writes_and_enable_last():
     from harness.scenario import DamonSetup, ModuleSetup
     setup = DamonSetup(module=ModuleSetup("damon_lru_sort", {"hot_thres_access_freq": "500"}))
-    assert ds.writes(setup, ds.Resolved()) == [
+    assert ds.writes(setup, RunFacts()) == [
         ("/sys/module/damon_lru_sort/parameters/hot_thres_access_freq", "500")]
     assert ds.start_writes(setup) == [("/sys/module/damon_lru_sort/parameters/enabled", "Y")]
 
 
 def test_module_workloads_become_monitored_pids():
     sc = load_scenario(SCENARIOS / "damon-hugepage.yaml")
-    writes = ds.writes(sc.damon, ds.Resolved(pids={"toucher": 321}))
+    writes = ds.writes(sc.damon, RunFacts(pids={"toucher": 321}))
     assert writes == [("/sys/module/damon_hugepage/parameters/monitored_pids", "321")]
     control = load_scenario(SCENARIOS / "damon-hugepage-nopid-control.yaml")
-    assert ds.writes(control.damon, ds.Resolved()) == []
+    assert ds.writes(control.damon, RunFacts()) == []
 
 
 def test_scheme_dir():

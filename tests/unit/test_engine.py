@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from harness import engine
+from harness import engine, judge
+from harness.guest import setup as guest_setup
+from harness.guest.protocol import Guest
 from harness.metrics import SECTION
-from harness.scenario import load_scenario
-from harness.vm.verdict import RunEnded, Verdict
+from harness.scenario import load_scenario, parse_scenario
+from harness.verdict import RunEnded, Verdict
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 HOT = "region name=hot start=0x7f0000000000 end=0x7f0004000000 size=67108864"
@@ -24,23 +27,18 @@ class Result:
     stderr: str = ""
 
 
-class FakeGuest:
-    def __init__(self):
-        self.uploads = []
-
-    def upload(self, local, remote, mode=0o755):
-        self.uploads.append((str(local), remote))
-
-
-class FakeVM:
+class FakeVM(Guest):
     """Answers the engine's commands; hot_thp grows by 8 MiB per sample."""
 
     def __init__(self, run_dir, fail_on=None):
         self.run_dir = run_dir
-        self.guest = FakeGuest()
+        self.uploads = []
         self.commands = []
         self.samples = 0
         self.fail_on = fail_on
+
+    def upload(self, local, remote, mode=0o755):
+        self.uploads.append((str(local), remote))
 
     def run(self, command, timeout=60, check=False):
         self.commands.append(command)
@@ -66,12 +64,14 @@ class FakeVM:
 
 
 def fast_collapse():
-    sc = load_scenario(SCENARIOS / "collapse.yaml")
-    sc.sample.interval, sc.sample.duration = 0.01, 0.1
-    for e in sc.expect:
-        if e.within:
-            e.within = 0.1
-    return sc
+    """collapse.yaml sampled every 10 ms for 0.1 s: as data, so the run
+    directory keeps the scenario that really ran."""
+    raw = yaml.safe_load((SCENARIOS / "collapse.yaml").read_text())
+    raw["sample"].update(interval=0.01, duration=0.1)
+    for e in raw["expect"]:
+        if "reaches" in e:
+            e["reaches"]["within"] = 0.1
+    return parse_scenario(raw, "collapse.yaml")
 
 
 def test_run_drives_setup_damon_sampling_and_judging(tmp_path):
@@ -79,9 +79,9 @@ def test_run_drives_setup_damon_sampling_and_judging(tmp_path):
     vm = FakeVM(tmp_path)
     run = engine.Run(vm, sc, Path("/bin/true"))
     engine._drive(run)
-    assert run.pids == {"toucher": 4242}
-    assert run.regions["toucher"]["hot"] == (0x7f0000000000, 0x7f0004000000)
-    assert vm.guest.uploads == [("/bin/true", engine.GUEST_BIN)]
+    assert run.facts.pids == {"toucher": 4242}
+    assert run.facts.regions["toucher"]["hot"] == (0x7f0000000000, 0x7f0004000000)
+    assert vm.uploads == [("/bin/true", guest_setup.GUEST_BIN)]
     writes = (tmp_path / "damon-writes.txt").read_text()
     assert "pid_target = 4242" in writes and writes.rstrip().endswith("state = on")
     assert len(run.series["hot_thp"].values) == 11
@@ -95,14 +95,14 @@ def test_run_drives_setup_damon_sampling_and_judging(tmp_path):
 
 def test_a_failed_damon_write_is_a_setup_error(tmp_path):
     run = engine.Run(FakeVM(tmp_path, fail_on="state"), fast_collapse(), Path("/bin/true"))
-    with pytest.raises(engine.SetupFailed) as info:
+    with pytest.raises(engine.GuestSetupError) as info:
         engine._drive(run)
     assert "Device or resource busy" in str(info.value)
 
 
 def test_workload_command_joins_cgroup_then_execs():
     sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
-    cmd = engine.workload_command(sc.workloads["wa"])
+    cmd = guest_setup.workload_command(sc.workloads["wa"])
     assert "echo $$ > /sys/fs/cgroup/a/cgroup.procs; exec numactl --physcpubind=0" in cmd
     assert "--first-touch-node 1" in cmd and cmd.startswith("setsid sh -c")
     assert subprocess.run(["sh", "-n", "-c", cmd]).returncode == 0
@@ -110,10 +110,10 @@ def test_workload_command_joins_cgroup_then_execs():
 
 def test_guest_setup_script_is_valid_shell_and_records_values():
     for name in ("collapse", "hint-path", "memcg-convergence"):
-        script = engine.guest_setup_script(load_scenario(SCENARIOS / f"{name}.yaml"))
+        script = guest_setup.guest_setup_script(load_scenario(SCENARIOS / f"{name}.yaml"))
         assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0
         assert "before: numa_balancing" in script and "after: thp" in script
-    script = engine.guest_setup_script(load_scenario(SCENARIOS / "hint-path.yaml"))
+    script = guest_setup.guest_setup_script(load_scenario(SCENARIOS / "hint-path.yaml"))
     assert "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled" in script
     assert "scan_sleep_millisecs" in script
 
@@ -139,7 +139,7 @@ def test_run_scenario_turns_a_crash_into_its_verdict(tmp_path, monkeypatch):
 
 def test_run_scenario_setup_failure_is_error(tmp_path, monkeypatch):
     import harness.vm.machine as machine
-    monkeypatch.setattr(machine, "boot", _fake_boot(engine.SetupFailed("guest setup failed: x")))
+    monkeypatch.setattr(machine, "boot", _fake_boot(engine.GuestSetupError("guest setup failed: x")))
     monkeypatch.setattr("harness.workloads.build.build", lambda name="hotcold": Path("/bin/true"))
     result = engine.run_scenario(fast_collapse(), run_dir=tmp_path)
     assert result.verdict == "ERROR" and "guest setup failed" in result.message
@@ -147,7 +147,7 @@ def test_run_scenario_setup_failure_is_error(tmp_path, monkeypatch):
 
 def test_parse_state_lines():
     text = "before: thp=always [madvise] never\nbefore: numa_balancing=1\nafter: numa_balancing=0\n"
-    assert engine.parse_state_lines(text) == {"before thp": "always [madvise] never",
+    assert guest_setup.parse_state_lines(text) == {"before thp": "always [madvise] never",
                                               "before numa_balancing": "1",
                                               "after numa_balancing": "0"}
 
@@ -158,3 +158,29 @@ def test_run_scenario_unexpected_exception_is_error(tmp_path, monkeypatch):
     monkeypatch.setattr("harness.workloads.build.build", lambda name="hotcold": Path("/bin/true"))
     result = engine.run_scenario(fast_collapse(), run_dir=tmp_path)
     assert result.verdict == "ERROR" and "OSError: connection reset" in result.message
+
+
+def _boot_fake_vm(vm):
+    @contextlib.contextmanager
+    def boot(*args, **kwargs):
+        yield vm
+    return boot
+
+
+def test_a_run_directory_is_judged_again_to_the_same_numbers(tmp_path, monkeypatch):
+    """The live run and `judge RUN_DIR` give the same verdicts and numbers;
+    edited expectations give new ones, without a guest."""
+    import harness.vm.machine as machine
+    monkeypatch.setattr(machine, "boot", _boot_fake_vm(FakeVM(tmp_path)))
+    monkeypatch.setattr("harness.workloads.build.build", lambda name="hotcold": Path("/bin/true"))
+    live = engine.run_scenario(fast_collapse(), run_dir=tmp_path)
+    assert live.verdict == Verdict.PASS
+    again, recorded = judge.judge_dir(tmp_path)
+    assert judge.differences(again, recorded) == []
+    assert [(c.verdict, c.summary) for c in again.checks] == \
+        [(c.verdict, c.summary) for c in live.checks]
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_text("expect:\n  - metric: hot_thp\n    reaches: {at_least: 100%, "
+                        "within: 0.05s}\n")
+    edited, _ = judge.judge_dir(tmp_path, stricter)
+    assert edited.verdict == Verdict.FAIL and len(edited.checks) == 1

@@ -84,4 +84,6 @@ def test_bad_max_guest_memory_names_the_variable(monkeypatch, value, words):
     (["mem=1G,cpus=0", "mem=1G,cpus=1"], ["0-1=999"], "11..255"),
 ])
 def test_flags_go_through_the_same_checks(node_flags, distance_flags, words):
-    assert words in message(from_flags, node_flags, distance_flags)
+    text = message(from_flags, node_flags, distance_flags)
+    assert words in text
+    assert text.startswith("--distance: " if distance_flags else "--node")

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from harness import metrics as mx
+from harness.rundir import RunFacts
 from harness.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -93,6 +94,7 @@ def test_smaps_sums_every_piece_of_a_split_region():
     assert vmas[1].fields["AnonHugePages"] == 30720 * 1024
     assert mx.smaps_field(vmas, *HOT) == 32 << 20
     assert mx.smaps_field(vmas, *COLD) == 0
+    assert mx.smaps_field(vmas, 0x10000, 0x20000) is None      # nothing mapped there
     assert mx.smaps_field(vmas, *HOT, name="Rss") == 64 << 20
 
 
@@ -148,15 +150,15 @@ def section(key, body):
 
 def test_sample_command_and_parse_round_trip():
     sc = load_scenario(SCENARIOS / "collapse.yaml")
-    ctx = mx.SampleContext(pids={"toucher": 77}, regions={"toucher": {"hot": HOT, "cold": COLD}},
+    ctx = RunFacts(pids={"toucher": 77}, regions={"toucher": {"hot": HOT, "cold": COLD}},
                            scheme_dirs={"collapse_hot": "/sys/x/schemes/0"})
-    cmd = mx.sample_command(sc, ctx)
+    cmd = mx.sample_command(sc.sample.metrics.values(), ctx)
     assert cmd.count("cat /proc/77/smaps") == 1          # hot and cold share one read
     assert cmd.count("cat /proc/vmstat") == 1
     assert "cd /sys/x/schemes/0" in cmd
     text = (section("uptime", "123.45 200.00\n") + section("smaps toucher", SMAPS)
             + section("vmstat", VMSTAT) + section("damos collapse_hot", DAMOS))
-    values = mx.parse_sample(text, sc, ctx)
+    values = mx.parse_sample(text, sc.sample.metrics.values(), ctx)
     assert values == {"hot_thp": 32 << 20, "cold_thp": 0, "thp_fault_alloc": 3,
                       "thp_collapse_alloc": 16, "applied": 8 << 20}
     assert mx.sample_uptime(text) == pytest.approx(123.45)
@@ -164,30 +166,30 @@ def test_sample_command_and_parse_round_trip():
 
 def test_unreadable_source_gives_none():
     sc = load_scenario(SCENARIOS / "collapse.yaml")
-    ctx = mx.SampleContext(pids={"toucher": 77}, regions={"toucher": {"hot": HOT, "cold": COLD}},
+    ctx = RunFacts(pids={"toucher": 77}, regions={"toucher": {"hot": HOT, "cold": COLD}},
                            scheme_dirs={"collapse_hot": "/sys/x"})
     text = section("smaps toucher", "cat: /proc/77/smaps: No such file or directory\n")
-    values = mx.parse_sample(text, sc, ctx)
+    values = mx.parse_sample(text, sc.sample.metrics.values(), ctx)
     assert values["hot_thp"] is None and values["thp_fault_alloc"] is None
 
 
 def test_memcg_and_file_metrics():
     sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
-    ctx = mx.SampleContext(pids={}, regions={},
+    ctx = RunFacts(pids={}, regions={},
                            scheme_dirs={n: f"/d/{n}" for n in ("hot_a", "hot_b")})
     text = (section("memcg_numa a", NUMA_STAT) + section("memcg_numa b", "anon N0=5 N1=6\n")
             + section("damos hot_a", DAMOS) + section("damos hot_b", "quotas/effective_bytes:0\n")
             + section("vmstat", VMSTAT))
-    v = mx.parse_sample(text, sc, ctx)
+    v = mx.parse_sample(text, sc.sample.metrics.values(), ctx)
     assert v["a_node0"] == 100 << 20 and v["b_node0"] == 5
     assert v["a_quota"] == 32 << 20 and v["b_quota"] == 0
     sc2 = load_scenario(SCENARIOS / "migration.yaml")
-    ctx2 = mx.SampleContext(pids={"promote": 1, "demote": 2},
+    ctx2 = RunFacts(pids={"promote": 1, "demote": 2},
                             regions={"promote": {"hot": HOT, "cold": COLD},
                                      "demote": {"hot": HOT, "cold": COLD}})
     text2 = (section("numa_maps promote", NUMA_MAPS) + section("numa_maps demote", NUMA_MAPS)
              + section("vmstat", VMSTAT) + section("file /proc/sys/kernel/numa_balancing", "0\n"))
-    v2 = mx.parse_sample(text2, sc2, ctx2)
+    v2 = mx.parse_sample(text2, sc2.sample.metrics.values(), ctx2)
     assert v2["hot_on_node0"] == 7000 * 4096
     assert v2["cold_on_node1"] == 64 << 20
     assert v2["numa_balancing"] == 0

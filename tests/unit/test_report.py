@@ -3,9 +3,9 @@
 import json
 import xml.etree.ElementTree as ET
 
-from harness import checks, report
-from harness.checks import Series
-from harness.scenario import Expectation, Quantity
+from harness import checks, report, rundir
+from harness.rundir import Series
+from harness.scenario import Converges, Expectation, Quantity, Reaches, Stays
 
 MiB = 1 << 20
 T = [float(t) for t in range(0, 61, 2)]
@@ -14,9 +14,10 @@ T = [float(t) for t in range(0, 61, 2)]
 def _collapse_result(hot_step=4, name="collapse", verdict=None) -> report.ScenarioResult:
     hot = [min(i * hot_step, 64) * MiB for i in range(len(T))]
     fa = [10.0] * len(T)
-    e1 = Expectation("hot region becomes huge", "hot_thp", "reaches",
-                     at_least=Quantity(0.5, True), within=30.0)
-    e2 = Expectation("no THP at fault time", "fa", "stays", at_most=Quantity(0), delta=True)
+    e1 = Expectation("hot_thp", "hot region becomes huge",
+                     reaches=Reaches(at_least=Quantity(0.5, True), within=30.0))
+    e2 = Expectation("fa", "no THP at fault time",
+                     stays=Stays(at_most=Quantity(0), delta=True))
     c1 = checks.judge(e1, Series(T, hot), reference=64 * MiB)
     c2 = checks.judge(e2, Series(T, fa))
     res = report.ScenarioResult(
@@ -28,8 +29,10 @@ def _collapse_result(hot_step=4, name="collapse", verdict=None) -> report.Scenar
 
 def _converge_result() -> report.ScenarioResult:
     vals = [min(t * 3, 100) * MiB for t in T]
-    e = Expectation("a converges", "a_node0", "converges", target=Quantity(100.0 * MiB),
-                    tolerance=Quantity(0.15, True), settle=40.0, samples=10)
+    e = Expectation("a_node0", "a converges",
+                    converges=Converges(target=Quantity(100.0 * MiB),
+                                        tolerance=Quantity(0.15, True), settle=40.0,
+                                        samples=10))
     c = checks.judge(e, Series(T, vals))
     return report.ScenarioResult(name="memcg", verdict=checks.scenario_verdict([c]),
                                  checks=[c], series={"a_node0": Series(T, vals)},
@@ -81,7 +84,8 @@ def test_json_summary(tmp_path):
     assert data["verdicts"] == {"collapse": "PASS", "memcg": "PASS"}
     conv = data["scenarios"][1]["checks"][0]
     assert conv["numbers"]["samples"] == 10 and conv["numbers"]["stdev"] == 0
-    json.loads(report.samples_json(results[0], tmp_path / "samples.json").read_text())
+    rundir.save_samples(tmp_path, results[0].series, results[0].units)
+    assert rundir.load_samples(tmp_path) == results[0].series
 
 
 def test_plots_are_pngs(tmp_path):
@@ -92,14 +96,18 @@ def test_plots_are_pngs(tmp_path):
     assert report.plot(empty, tmp_path / "e.png") is None
 
 
-def test_write_reports(tmp_path):
+def test_write_reports_draws_no_plot_a_run_already_drew(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     r = _converge_result()
     r.run_dir = str(run)
-    paths = report.write_reports([r], tmp_path / "out")
+    report.plot(r, run / "memcg.png")
+    drawn = (run / "memcg.png").stat().st_mtime_ns
+    paths = report.write_reports([r, _collapse_result()], tmp_path / "out")
     assert paths["junit"].exists() and paths["json"].exists()
     assert paths["plot:memcg"] == run / "memcg.png"
+    assert (run / "memcg.png").stat().st_mtime_ns == drawn
+    assert paths["plot:collapse"] == tmp_path / "out" / "collapse.png"
 
 
 def test_timing_lines():

@@ -76,8 +76,8 @@ def test_base_parses_into_typed_values():
     assert s.quotas.goals[0].value == 1000
     assert s.filters[0].layer == "ops"
     assert sc.sample.interval == 1.0 and sc.sample.duration == 40.0
-    assert sc.expect[0].at_least.fraction and sc.expect[0].at_least.value == 0.5
-    assert sc.expect[2].target.value == pytest.approx(0.1)
+    assert sc.expect[0].rule.at_least.fraction and sc.expect[0].rule.at_least.value == 0.5
+    assert sc.expect[2].rule.target.value == pytest.approx(0.1)
     assert sc.expect[1].delta is True
 
 
