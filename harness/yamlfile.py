@@ -17,40 +17,41 @@ MAX_YAML_DEPTH = 50
 
 
 def read_text_input(path, where: str = "", limit: int = MAX_INPUT_BYTES) -> str:
-    """The UTF-8 text of a user's file; InputError naming `where` and the file."""
+    """The UTF-8 text of a user's file; InputError naming `where` and the file.
+
+    The file is named in the message unless `where` names it already, so a
+    caller that keeps only the message still knows which file was bad.
+    """
     path = Path(path)
-    return _read_utf8(path, _label(path, where), limit)
+    if not where:
+        return _read_utf8(path, str(path))
+    about = "" if path.name in where else f"{path}: "
+    return _read_utf8(path, where, limit, about)
 
 
-def _read_utf8(path: Path, where: str, limit: int = MAX_INPUT_BYTES) -> str:
-    data = _read_limited(path, where, limit)
+def _read_utf8(path: Path, where: str, limit: int = MAX_INPUT_BYTES, about: str = "") -> str:
+    data = _read_limited(path, where, limit, about)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(where, f"not UTF-8 text (byte {exc.start})") from None
+        raise InputError(where, f"{about}not UTF-8 text (byte {exc.start})") from None
 
 
-def _label(path: Path, where: str) -> str:
-    if not where:
-        return str(path)
-    return where if path.name in where else f"{where}: {path}"
-
-
-def _read_limited(path: Path, where: str, limit: int) -> bytes:
+def _read_limited(path: Path, where: str, limit: int, about: str) -> bytes:
     if path.is_dir():
-        raise InputError(where, "is a directory, not a file")
+        raise InputError(where, f"{about}is a directory, not a file")
     if not path.exists():
-        raise InputError(where, "no such file")
+        raise InputError(where, f"{about}no such file")
     if not path.is_file():
-        raise InputError(where, "not a regular file")
+        raise InputError(where, f"{about}not a regular file")
     try:
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
-        raise InputError(where, f"cannot read: {exc.strerror}") from None
+        raise InputError(where, f"{about}cannot read: {exc.strerror}") from None
     if len(data) > limit:
-        raise InputError(where, f"larger than {format_size(limit)}, the most an input "
-                                "file may have")
+        raise InputError(where, f"{about}larger than {format_size(limit)}, the most an "
+                                "input file may have")
     return data
 
 
@@ -64,40 +65,60 @@ class _Refused(yaml.YAMLError):
 
 
 class StrictLoader(yaml.SafeLoader):
-    """SafeLoader without aliases, duplicate keys or unbounded nesting."""
+    """SafeLoader without aliases, duplicate keys or unbounded nesting.
+
+    It keeps the key path of the node being composed (e.g. expect[0].metric)
+    to name a duplicate key by its path.
+    """
 
     def __init__(self, stream):
         super().__init__(stream)
-        self._depth = 0
+        self._path: list = []
 
     def compose_node(self, parent, index):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise _Refused(event.start_mark, "anchors (&name) and aliases (*name) "
                                              "are not supported")
-        self._depth += 1
+        if len(self._path) >= MAX_YAML_DEPTH:
+            raise _Refused(event.start_mark, f"nested more than {MAX_YAML_DEPTH} levels deep")
+        self._path.append(_step(parent, index))
         try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise _Refused(event.start_mark, f"nested more than {MAX_YAML_DEPTH} "
-                                                 "levels deep")
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
-            self._depth -= 1
+            self._path.pop()
+        if isinstance(parent, yaml.MappingNode) and index is None:
+            self._refuse_duplicate(parent, node)
+        return node
 
-    def construct_mapping(self, node, deep=False):
-        first_line = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                if key in first_line:
-                    raise _Refused(key_node.start_mark, f"duplicate key {key!r} (first at "
-                                                        f"line {first_line[key]})")
-                first_line[key] = key_node.start_mark.line + 1
-            except TypeError:
-                pass    # an unhashable key: the base class reports it
-        return super().construct_mapping(node, deep)
+    def _refuse_duplicate(self, mapping: yaml.MappingNode, key) -> None:
+        if not isinstance(key, yaml.ScalarNode):
+            return
+        for earlier, _ in mapping.value:
+            if isinstance(earlier, yaml.ScalarNode) and \
+                    (earlier.tag, earlier.value) == (key.tag, key.value):
+                raise _Refused(key.start_mark, f"{_render(self._path + [key.value])}: "
+                                               f"duplicate key (first at line "
+                                               f"{earlier.start_mark.line + 1})")
+
+
+def _step(parent, index):
+    """The path step to a node: a key, a list index, or None (the root, a key)."""
+    if isinstance(parent, yaml.SequenceNode):
+        return index
+    if isinstance(index, yaml.ScalarNode):
+        return index.value
+    return "?" if isinstance(parent, yaml.MappingNode) and index is not None else None
+
+
+def _render(steps) -> str:
+    text = ""
+    for step in steps:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        elif step is not None:
+            text += f".{step}" if text else str(step)
+    return text
 
 
 def load_yaml(path: Path, name: str = ""):

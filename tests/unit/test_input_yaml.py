@@ -31,12 +31,18 @@ def test_plain_yaml_still_loads(tmp_path):
 
 def test_duplicate_key_names_key_and_both_lines(tmp_path):
     path = write(tmp_path, "name: a\nnodes: []\nname: b\n")
-    assert error_of(path, "s.yaml") == "s.yaml line 3: duplicate key 'name' (first at line 1)"
+    assert error_of(path, "s.yaml") == "s.yaml line 3: name: duplicate key (first at line 1)"
 
 
 def test_duplicate_key_in_nested_mapping(tmp_path):
-    path = write(tmp_path, "nodes:\n  - {id: 0, id: 1}\n")
-    assert "line 2: duplicate key 'id'" in error_of(path)
+    path = write(tmp_path, "nodes:\n  - {id: 0}\n  - {id: 0, id: 1}\n")
+    assert "line 3: nodes[1].id: duplicate key (first at line 3)" in error_of(path)
+    path = write(tmp_path, "sample:\n  duration: 40s\n  duration: 30s\n")
+    assert "line 3: sample.duration: duplicate key (first at line 2)" in error_of(path)
+
+
+def test_equal_text_of_different_types_is_not_a_duplicate(tmp_path):
+    assert load_yaml(write(tmp_path, "1: a\n'1': b\n")) == {1: "a", "1": "b"}
 
 
 @pytest.mark.parametrize("text", ["a: &x [1]\nb: 2\n", "a: 1\nb: *x\n"])
