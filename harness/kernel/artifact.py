@@ -7,6 +7,9 @@ from typing import Optional
 
 from harness.errors import InputError
 
+BZIMAGE_MAGIC = b"HdrS"
+BZIMAGE_MAGIC_AT = 0x202
+
 
 @dataclass
 class Kernel:
@@ -27,8 +30,12 @@ class Kernel:
 def user_kernel(image: str, modules: Optional[str] = None) -> Kernel:
     """A kernel file the user points at, with its modules tree if it needs one."""
     path = Path(image).expanduser()
+    if path.is_dir():
+        raise InputError("--kernel", f"{image} is a directory, not a kernel image")
     if not path.is_file():
         raise InputError("--kernel", f"no such kernel file: {image}")
+    if not is_bzimage(path):
+        raise InputError("--kernel", f"{image} is not an x86 bzImage")
     mods = None
     release = ""
     if modules:
@@ -36,6 +43,16 @@ def user_kernel(image: str, modules: Optional[str] = None) -> Kernel:
         mods, release = _modules_root(mods)
     return Kernel(image=path.resolve(), modules_dir=mods, release=release,
                   origin={"kind": "file", "path": str(path.resolve())})
+
+
+def is_bzimage(path: Path) -> bool:
+    """True for an x86 boot image: the setup header's "HdrS" magic at 0x202."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(BZIMAGE_MAGIC_AT + len(BZIMAGE_MAGIC))
+    except OSError:
+        return False
+    return header[BZIMAGE_MAGIC_AT:] == BZIMAGE_MAGIC
 
 
 def _modules_root(path: Path):

@@ -82,14 +82,31 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()
 
 
+def validate_build_inputs(source: Optional[str], patches: Iterable[str] = (),
+                          fragments: Iterable[str] = ()) -> None:
+    """InputError for a bad source, patch series or config fragment.
+
+    Fetches, unpacks and writes nothing: the source (when given) must be a
+    kernel tree or a tarball of one, every patch input must hold patches and
+    every fragment must resolve and parse. source None is Debian's package,
+    which only the build itself can check.
+    """
+    kpatches.load_all(patches)
+    kconfig.merge(kconfig.resolve_fragment(f) for f in fragments)
+    if source is not None:
+        ksource.check_source(source)
+
+
 class Builder:
     def __init__(self, request: Request, log: Optional[IO]):
         self.req = request
         self.out = log
-        self.src = ksource.resolve(request.source)
+        # Every input is checked before the source is fetched or unpacked.
+        validate_build_inputs(request.source, request.patches, request.fragments)
         self.patches = kpatches.load_all(request.patches)
         self.fragment_paths = [kconfig.resolve_fragment(f) for f in request.fragments]
         self.requested = kconfig.merge(self.fragment_paths)
+        self.src = ksource.resolve(request.source)
         self.slot = cache_dir("work", self.src.slot)
         self.kernels = cache_dir("kernels")
 
@@ -146,24 +163,42 @@ class Builder:
             yield
 
     def prepare_tree(self) -> Path:
-        """Work copy = source + patches; redone only when either changed."""
-        work, state_file = self.slot / "src", self.slot / "state.json"
+        """Work copy = source + patches; redone only when either changed.
+
+        state.json is marked incomplete before the work copy is touched, so
+        a sync or a patch that fails (or is interrupted) leaves a half-patched
+        copy that the next run syncs again instead of building on it.
+        """
+        work = self.slot / "src"
         state = {"identity": self.src.identity, "patches": kpatches.digest(self.patches),
                  "patched_files": sorted({f for p in self.patches for f in p.files()})}
-        old = json.loads(state_file.read_text()) if state_file.is_file() else {}
+        old = self.read_state()
         if old.get("complete") and {**state, "complete": True} == old:
             return work
         self.say(f"syncing {self.src.origin} into {work}")
         # Record what is about to be patched before patching, so an interrupted
         # run still has the next sync refresh those files' timestamps.
         touched = sorted(set(old.get("patched_files", [])) | set(state["patched_files"]))
-        state_file.write_text(json.dumps({**state, "patched_files": touched, "complete": False}))
+        self.write_state({**state, "patched_files": touched, "complete": False})
         ksource.sync(self.src, work, touch=old.get("patched_files", []))
         if self.patches:
             self.say(f"applying {len(self.patches)} patch(es)")
             kpatches.apply_all(work, self.patches, use_git=self.src.is_git)
-        state_file.write_text(json.dumps({**state, "complete": True}))
+        self.write_state({**state, "complete": True})
         return work
+
+    def read_state(self) -> dict:
+        try:
+            state = json.loads((self.slot / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def write_state(self, state: dict) -> None:
+        path = self.slot / "state.json"
+        tmp = path.with_name("state.json.tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, path)
 
     def check_config(self) -> Path:
         with self.locked():

@@ -46,7 +46,7 @@ def parse(text: str, where: str = "", strict: bool = True) -> Dict[str, str]:
         if match:
             options[match.group(1)] = match.group(2) if _SET.match(line) else "n"
         elif strict and line and not line.startswith("#"):
-            raise InputError(f"{where}:{lineno}", f"not a config line: {line!r}")
+            raise InputError("--config", f"{where}:{lineno}: not a config line: {line!r}")
     return options
 
 
@@ -54,7 +54,7 @@ def merge(fragments: Iterable[Path]) -> Dict[str, str]:
     """Options of all fragments in order; a later fragment overrides."""
     merged: Dict[str, str] = {}
     for path in fragments:
-        merged.update(parse(read_text_input(path), where=str(path)))
+        merged.update(parse(read_text_input(path, "--config"), where=str(path)))
     return merged
 
 

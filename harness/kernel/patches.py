@@ -18,6 +18,7 @@ from harness.yamlfile import read_text_input
 
 _MBOX_FROM = re.compile(rb"^From \S+ .*$")
 _SUBJECT = re.compile(r"^Subject:\s*(.*)$", re.MULTILINE)
+_DIFF = re.compile(rb"^(?:diff --git |--- [^\n]*\n\+\+\+ )", re.MULTILINE)
 _TARGET = re.compile(r"^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
 
 
@@ -50,10 +51,14 @@ def load(spec: str) -> List[Patch]:
         raise InputError("--patches", f"no such file or directory: {spec}")
     if path.is_dir():
         patches = _load_dir(path)
-    else:
-        patches = _load_file(path)
+        if not patches:
+            raise InputError("--patches", f"no patches found in {spec}")
+        return patches
+    if not path.is_file():
+        raise InputError("--patches", f"{spec} is not a file or a directory")
+    patches = _load_file(path)
     if not patches:
-        raise InputError("--patches", f"no patches found in {spec}")
+        raise InputError("--patches", f"no patch in {spec}: it holds no diff")
     return patches
 
 
@@ -72,7 +77,7 @@ def digest(patches: Iterable[Patch]) -> str:
 def _load_dir(path: Path) -> List[Patch]:
     series = path / "series"
     if series.is_file():
-        names = series_names(read_text_input(series))
+        names = series_names(read_text_input(series, "--patches"))
     else:
         names = sorted(p.name for p in path.iterdir()
                        if p.suffix in (".patch", ".diff") and p.is_file())
@@ -80,9 +85,17 @@ def _load_dir(path: Path) -> List[Patch]:
     for name in names:
         file = path / name
         if not file.is_file():
-            raise InputError(f"{series}", f"lists {name}, which does not exist")
-        patches.append(Patch(name, file.read_bytes()))
+            raise InputError("--patches", f"{series} lists {name}, which does not exist")
+        data = file.read_bytes()
+        if not has_diff(data):
+            raise InputError("--patches", f"{file} is not a patch: it holds no diff")
+        patches.append(Patch(name, data))
     return patches
+
+
+def has_diff(data: bytes) -> bool:
+    """A diff header: `diff --git`, or a `---` line followed by a `+++` line."""
+    return _DIFF.search(data) is not None
 
 
 def series_names(text: str) -> List[str]:
@@ -96,14 +109,16 @@ def series_names(text: str) -> List[str]:
 
 
 def _load_file(path: Path) -> List[Patch]:
+    """The patches in one file: a plain diff, or each message of an mbox
+    that holds a diff (a cover letter holds none)."""
     data = path.read_bytes()
     if not data.startswith(b"From "):
-        return [Patch(path.name, data)]
+        return [Patch(path.name, data)] if has_diff(data) else []
     messages = split_mbox(data)
+    with_diff = [m for m in messages if has_diff(m)]
     if len(messages) == 1:
-        return [Patch(path.name, messages[0])]
-    patches = [m for m in messages if b"\ndiff --git " in m or b"\n--- " in m]
-    return [Patch(mail_name(m, i), m) for i, m in enumerate(patches, 1)]
+        return [Patch(path.name, m) for m in with_diff]
+    return [Patch(mail_name(m, i), m) for i, m in enumerate(with_diff, 1)]
 
 
 def split_mbox(data: bytes) -> List[bytes]:

@@ -10,7 +10,7 @@ from typing import List, Optional
 from harness.errors import SetupError
 from harness.hashing import file_sha256
 from harness.kernel import debian
-from harness.kernel.artifact import Kernel
+from harness.kernel.artifact import Kernel, is_bzimage
 from harness.cache import mark_used
 from harness.paths import cache_dir
 
@@ -91,9 +91,7 @@ def _depmod(base: Path, release: str) -> None:
 
 
 def _check_kernel(vmlinuz: Path, config: str) -> None:
-    with open(vmlinuz, "rb") as f:
-        header = f.read(0x206)
-    if header[0x202:0x206] != b"HdrS":
+    if not is_bzimage(vmlinuz):
         raise SetupError(f"{vmlinuz} is not an x86 bzImage")
     missing = [opt for opt in REQUIRED_CONFIG if f"\n{opt}=y" not in "\n" + config]
     if missing:

@@ -7,6 +7,7 @@ so their timestamps alone change and the O= build tree next to the work copy
 rebuilds incrementally.
 """
 
+import functools
 import hashlib
 import os
 import re
@@ -48,17 +49,123 @@ def resolve(spec: Optional[str]) -> Source:
     """Turn --source (None = Debian's default package) into a Source."""
     if spec is None:
         return debian_source(DEFAULT_PACKAGE)
+    path = check_source(spec)
+    if path.is_file():
+        return tarball_source(path)
+    if (path / ".git").exists():
+        return git_source(path)
+    return dir_source(path)
+
+
+def check_source(spec: str) -> Path:
+    """The resolved path of a --source that is a kernel tree or a tarball of
+    one; InputError otherwise. Unpacks nothing and writes nothing."""
     path = Path(spec).expanduser()
     if not path.exists():
         raise InputError("--source", f"no such file or directory: {spec}")
     path = path.resolve()
-    if path.is_file():
-        return tarball_source(path)
-    if not (path / "Makefile").is_file() or not (path / "Kconfig").is_file():
-        raise InputError("--source", f"not a kernel source tree (no Makefile/Kconfig): {path}")
-    if (path / ".git").exists():
-        return git_source(path)
-    return dir_source(path)
+    if path.is_dir():
+        problem = _tree_problem(path)
+    elif path.is_file() and _is_tarball(path):
+        problem = _tarball_problem(str(path), *_stat_key(path))
+    else:
+        raise InputError("--source", f"not a tarball or a directory: {spec}")
+    if problem:
+        raise InputError("--source", f"not a kernel source tree: {spec} ({problem})")
+    return path
+
+
+def _is_tarball(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except PermissionError:
+        raise InputError("--source", f"cannot read {path}: permission denied") from None
+    except Exception:  # noqa: BLE001 - a truncated archive fails in its decompressor
+        return False
+
+
+# What a kernel tree has at its top; the Makefile must also set VERSION and
+# PATCHLEVEL (an empty Makefile and Kconfig are no kernel).
+_TREE_FILES = ("Makefile", "Kconfig", "arch/x86/Kconfig")
+_TREE_DIRS = ("mm",)
+_VERSION_LINES = (re.compile(r"^VERSION\s*=", re.MULTILINE),
+                  re.compile(r"^PATCHLEVEL\s*=", re.MULTILINE))
+_MAKEFILE_HEAD = 8192
+
+
+def _kernel_problem(has_file, has_dir, makefile_head) -> Optional[str]:
+    """What keeps a tree from being a kernel's, or None."""
+    missing = [f for f in _TREE_FILES if not has_file(f)]
+    missing += [f"{d}/" for d in _TREE_DIRS if not has_dir(d)]
+    if missing:
+        return "no " + ", ".join(missing)
+    head = makefile_head()
+    if not all(pattern.search(head) for pattern in _VERSION_LINES):
+        return "its Makefile sets no VERSION and PATCHLEVEL"
+    return None
+
+
+def _tree_problem(path: Path) -> Optional[str]:
+    def makefile_head() -> str:
+        try:
+            with open(path / "Makefile", "rb") as handle:
+                return handle.read(_MAKEFILE_HEAD).decode(errors="replace")
+        except OSError:
+            return ""
+    return _kernel_problem(lambda rel: (path / rel).is_file(),
+                           lambda rel: (path / rel).is_dir(), makefile_head)
+
+
+def _stat_key(path: Path):
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _tarball_problem(path: str, _size: int, _mtime_ns: int) -> Optional[str]:
+    """The same check on a tarball's listing, so a tarball that is no kernel
+    is never unpacked. Cached per (path, size, mtime): listing takes seconds."""
+    members = _tar_members(path)
+    top = _single_top(list(members))
+    names = set(members)
+
+    def makefile_head() -> str:
+        return _tar_read(path, members[top + "Makefile"])[:_MAKEFILE_HEAD]
+    return _kernel_problem(lambda rel: top + rel in names,
+                           lambda rel: _has_member_under(names, top + rel),
+                           makefile_head)
+
+
+def _has_member_under(names, directory: str) -> bool:
+    return any(name.startswith(directory + "/") for name in names)
+
+
+def _tar_members(path: str) -> dict:
+    """Member names without './' or a trailing '/' -> the name as stored."""
+    proc = subprocess.run(["tar", "-tf", path], capture_output=True)
+    if proc.returncode != 0:
+        detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        raise InputError("--source", f"cannot list tarball {path}: {detail}")
+    members = {}
+    for stored in proc.stdout.decode(errors="replace").splitlines():
+        name = stored[2:] if stored.startswith("./") else stored
+        if name.strip("/"):
+            members.setdefault(name.rstrip("/"), stored)
+    return members
+
+
+def _single_top(names) -> str:
+    """'linux-7.3/' when every member is under that one directory, else ''."""
+    tops = {name.split("/", 1)[0] for name in names}
+    if len(tops) == 1 and any("/" in name for name in names):
+        return tops.pop() + "/"
+    return ""
+
+
+def _tar_read(path: str, member: str) -> str:
+    proc = subprocess.run(["tar", "-xOf", path, "--occurrence=1", "--", member],
+                          capture_output=True)
+    return proc.stdout.decode(errors="replace")
 
 
 def kernel_version(tree: Path) -> str:
@@ -119,13 +226,10 @@ def _unpack_debian(package: str, tmp: Path) -> Path:
 # --- Tarballs ---------------------------------------------------------------------
 
 def tarball_source(path: Path) -> Source:
-    if not tarfile.is_tarfile(path):
-        raise InputError("--source", f"not a tarball or a directory: {path}")
+    """A tarball check_source() accepted, unpacked into the cache once."""
     digest = file_sha256(path)
     identity = f"tarball:sha256:{digest}"
     tree = _cached_unpack(identity, lambda tmp: _extract(path, tmp / "extract"))
-    if not (tree / "Makefile").is_file():
-        raise InputError("--source", f"tarball holds no kernel tree: {path}")
     return Source("tarball", identity, str(path), tree, _slot_name(identity))
 
 

@@ -28,6 +28,8 @@ def tree(tmp_path) -> Path:
     (path / "mm" / "damon").mkdir(parents=True)
     (path / "Makefile").write_text("VERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 0\n")
     (path / "Kconfig").write_text("")
+    (path / "arch/x86").mkdir(parents=True)
+    (path / "arch/x86/Kconfig").write_text("config X86\n\tdef_bool y\n")
     (path / "mm/damon/core.c").write_text("int x;\n")
     return path
 

@@ -21,6 +21,8 @@ def kernel_tree(path: Path) -> Path:
     (path / "mm" / "damon").mkdir(parents=True)
     (path / "Makefile").write_text(MAKEFILE)
     (path / "Kconfig").write_text("config X\n\tbool\n")
+    (path / "arch" / "x86").mkdir(parents=True)
+    (path / "arch" / "x86" / "Kconfig").write_text("config X86\n\tdef_bool y\n")
     (path / "mm" / "damon" / "core.c").write_text("int x;\n")
     return path
 
