@@ -1,5 +1,7 @@
 """`damon-harness boot` runs a command in a fresh guest; `shell` opens one."""
 
+import argparse
+import math
 import os
 import shlex
 import subprocess
@@ -32,12 +34,24 @@ def register(subparsers) -> None:
         description="Boot a guest, run CMD (default: print its NUMA and DAMON view), "
                     "power off, and exit with CMD's exit status.")
     add_vm_arguments(parser)
-    parser.add_argument("--timeout", type=float, default=600, help="seconds CMD may take")
+    parser.add_argument("--timeout", type=positive_seconds, default=600,
+                        help="seconds CMD may take")
     parser.set_defaults(func=run_boot)
 
     shell = subparsers.add_parser("shell", help="boot a guest and open an interactive shell")
     add_vm_arguments(shell)
     shell.set_defaults(func=run_shell)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds > 0: {text}")
+    return value
 
 
 def _boot(args):

@@ -1,6 +1,7 @@
 """`damon-harness cache`: what the caches hold; prune what has gone unused."""
 
 import argparse
+import math
 import time
 from collections import defaultdict
 
@@ -28,7 +29,7 @@ def _days(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1
-    if value < 0:
+    if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"not a number of days >= 0: {text}")
     return value
 
