@@ -1,8 +1,10 @@
-"""What the caches hold, and pruning the entries nobody has used for a while.
+"""Publishing cache entries; what the caches hold; pruning unused entries.
 
-Every cache entry is rebuilt on demand from its inputs, so pruning loses time,
-never results. An entry's last use is its mtime: the code that hands out an
-entry calls mark_used() on it.
+Every cache entry is made by publish(): built under a temporary name beside
+it (a dot name, which listing and pruning skip) and renamed into place, so an
+entry that exists is complete. Every entry is rebuilt on demand from its
+inputs, so pruning loses time, never results. An entry's last use is its
+mtime: the code that hands out an entry calls mark_used() on it.
 """
 
 import fcntl
@@ -12,7 +14,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional
+from contextlib import contextmanager, suppress
+from typing import Callable, Iterator, List, Optional
 
 from harness.paths import cache_dir
 
@@ -39,6 +42,40 @@ class Entry:
     path: Path
     size: int
     last_used: float
+
+
+def publish(final: Path, make: Callable[[Path], None],
+            complete: Callable[[Path], bool] = os.path.lexists) -> Path:
+    """The cache entry `final`, made by `make` unless it is already complete.
+
+    Holds `<final>.lock` throughout, so concurrent callers make it once. make
+    gets a path beside `final` that does not exist yet and creates it (a file
+    or a directory); it is renamed to `final` when make returns. On any
+    failure, KeyboardInterrupt and SystemExit included, nothing of it stays.
+    """
+    with _exclusive(Path(f"{final}.lock")):
+        if complete(final):
+            return final
+        for stale in final.parent.glob(f".{final.name}.*.tmp"):
+            remove_tree(stale)      # left by a process that was killed
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        try:
+            make(tmp)
+            if os.path.lexists(final):
+                remove_tree(final)  # incomplete, e.g. a prune was interrupted
+            os.rename(tmp, final)
+        except BaseException:
+            with suppress(OSError):
+                remove_tree(tmp)
+            raise
+    return final
+
+
+@contextmanager
+def _exclusive(lock: Path):
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def mark_used(path: Path) -> None:
@@ -70,7 +107,7 @@ def entries(root: Optional[Path] = None) -> Iterator[Entry]:
     root = root or cache_dir()
     for kind, pattern in PRUNABLE.items():
         for path in sorted(root.glob(pattern)):
-            if path.name in NOT_ENTRIES or path.suffix == ".lock":
+            if path.name in NOT_ENTRIES or path.suffix == ".lock" or path.name[0] == ".":
                 continue
             yield Entry(kind, path, disk_usage(path), path.stat().st_mtime)
 
@@ -110,6 +147,12 @@ def prune(older_than_days: float, dry_run: bool = False,
 
 
 def _remove(path: Path) -> None:
+    remove_tree(path)
+    Path(f"{path}.lock").unlink(missing_ok=True)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a file or a directory tree, read-only parts included."""
     if path.is_dir() and not path.is_symlink():
         # Images are made read-only once built; removal needs write permission.
         for sub in [path, *path.rglob("*")]:
@@ -118,7 +161,6 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
-    Path(f"{path}.lock").unlink(missing_ok=True)
 
 
 def drop_dangling_requests(root: Path) -> None:

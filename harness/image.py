@@ -1,6 +1,5 @@
 """Guest images built from a recipe in images/, cached by the recipe's hash."""
 
-import fcntl
 import hashlib
 import json
 import os
@@ -8,13 +7,12 @@ import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError, SetupError
 from harness.hashing import file_sha256
-from harness.cache import mark_used
+from harness.cache import mark_used, publish
 from harness.paths import REPO_ROOT, cache_dir
 from harness.units import parse_size
 from harness.yamlfile import load_yaml
@@ -92,25 +90,16 @@ def guest_image(spec: str = DEFAULT_RECIPE) -> GuestImage:
     recipe = load_recipe(path)
     digest = recipe_digest(path, recipe)
     dest = cache_dir("images") / f"{recipe['name']}-{digest[:16]}"
-    with _lock(dest.with_suffix(".lock")):
-        if not (dest / "metadata.json").exists():
-            _build(path, recipe, digest, dest)
+    publish(dest, lambda tmp: _build(path, recipe, digest, tmp),
+            complete=lambda entry: (entry / "metadata.json").is_file())
     mark_used(dest)
     return GuestImage(path=dest / "rootfs.img", key=dest / "id_ed25519",
                       name=recipe["name"], digest=digest)
 
 
-@contextmanager
-def _lock(path: Path):
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def _build(path: Path, recipe: dict, digest: str, dest: Path) -> None:
-    staging = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+def _build(path: Path, recipe: dict, digest: str, staging: Path) -> None:
+    """Build the image and its metadata into `staging` (a new directory)."""
+    staging.mkdir()
     start = time.monotonic()
     print(f"building guest image {recipe['name']} (debootstrap, about a minute)", file=sys.stderr)
     rootfs = staging / "rootfs"
@@ -128,9 +117,7 @@ def _build(path: Path, recipe: dict, digest: str, dest: Path) -> None:
             "build_seconds": round(time.monotonic() - start, 1),
             "sha256": file_sha256(image)}
     (staging / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.rmtree(dest, ignore_errors=True)
-    staging.rename(dest)
-    print(f"guest image ready in {meta['build_seconds']} s: {dest}", file=sys.stderr)
+    print(f"guest image {recipe['name']} built in {meta['build_seconds']} s", file=sys.stderr)
 
 
 def disk_signature(digest: str) -> int:

@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from harness.kernel import config as kconfig
 from harness.kernel import patches as kpatches
 from harness.kernel import source as ksource
 from harness.kernel.artifact import Kernel
-from harness.cache import mark_used
+from harness.cache import mark_used, publish
 from harness.paths import cache_dir
 
 DEFAULT = kconfig.DEFAULT_FRAGMENTS
@@ -127,7 +126,7 @@ class Builder:
             key = _sha(LAYOUT_VERSION, self.src.identity, kpatches.digest(self.patches),
                        config.read_text())[:24]
             final = self.kernels / key
-            if not (final / "metadata.json").is_file():
+            if not has_metadata(final):
                 self.compile(work, config, final)
             else:
                 self.say(f"cache hit {final}")
@@ -143,7 +142,7 @@ class Builder:
         if not link.is_file():
             return None
         final = self.kernels / link.read_text().strip()
-        return final if (final / "metadata.json").is_file() else None
+        return final if has_metadata(final) else None
 
     def remember_request(self, key: str) -> None:
         link = cache_dir("kernels", "requests") / self.request_key()
@@ -224,16 +223,14 @@ class Builder:
 
     def compile(self, work: Path, config: Path, final: Path) -> None:
         obj = config.parent
-        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.kernels))
-        tmp.chmod(0o755)
-        try:
-            started = time.time()
+        started = time.time()
+
+        def make(tmp: Path) -> None:
+            tmp.mkdir(mode=0o755)
             run_make(work, obj, self.req.jobs, tmp / "build.log", self.say)
-            duration = time.time() - started
-            self.collect(work, obj, tmp, duration)
-            _publish(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            self.collect(work, obj, tmp, time.time() - started)
+
+        publish(final, make, complete=has_metadata)
         self.say(f"built {final} in {_fmt(time.time() - started)}")
 
     def collect(self, work: Path, obj: Path, dest: Path, duration: float) -> None:
@@ -390,12 +387,9 @@ def load_artifact(path: Path) -> Kernel:
                   origin={"kind": "build", "artifact": str(path), **meta})
 
 
-def _publish(tmp: Path, final: Path) -> None:
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        if not (final / "metadata.json").is_file():
-            raise
+def has_metadata(entry: Path) -> bool:
+    """An artefact is complete once its metadata.json is written (last)."""
+    return (entry / "metadata.json").is_file()
 
 
 def _file_sha(path: Path) -> str:

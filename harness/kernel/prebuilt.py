@@ -11,7 +11,7 @@ from harness.errors import SetupError
 from harness.hashing import file_sha256
 from harness.kernel import debian
 from harness.kernel.artifact import Kernel, is_bzimage
-from harness.cache import mark_used
+from harness.cache import mark_used, publish
 from harness.paths import cache_dir
 
 METAPACKAGE = "linux-image-cloud-amd64"
@@ -35,8 +35,8 @@ def default_kernel() -> Kernel:
         print(f"warning: {exc}; using cached {cached.origin.get('package')}", file=sys.stderr)
         return cached
     dest = cache_dir("kernels", "debian") / f"{image_pkg}_{version}"
-    if not (dest / "metadata.json").exists():
-        _fetch(image_pkg, version, dest)
+    publish(dest, lambda tmp: _fetch(image_pkg, version, tmp),
+            complete=lambda entry: (entry / "metadata.json").is_file())
     mark_used(dest)
     return _load(dest)
 
@@ -48,10 +48,9 @@ def _image_package() -> str:
     raise SetupError(f"{METAPACKAGE} depends on no linux-image package")
 
 
-def _fetch(image_pkg: str, version: str, dest: Path) -> None:
+def _fetch(image_pkg: str, version: str, staging: Path) -> None:
+    """Download, unpack and check the kernel's packages into `staging`."""
     print(f"fetching {image_pkg} {version} from Debian", file=sys.stderr)
-    staging = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
     packages = [image_pkg] + [d for d in debian.dependencies(image_pkg)
                               if d.startswith(("linux-binary-", "linux-modules-", "linux-base-"))]
     debs = [debian.download(pkg, staging / "debs") for pkg in packages]
@@ -72,8 +71,6 @@ def _fetch(image_pkg: str, version: str, dest: Path) -> None:
     }
     shutil.rmtree(staging / "debs")
     (staging / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.rmtree(dest, ignore_errors=True)
-    staging.rename(dest)
 
 
 def _release(root: Path) -> str:
@@ -107,6 +104,7 @@ def _load(dest: Path) -> Kernel:
 
 
 def _newest_cached() -> Optional[Kernel]:
-    done: List[Path] = sorted(cache_dir("kernels", "debian").glob("*/metadata.json"),
+    done: List[Path] = sorted((p for p in cache_dir("kernels", "debian").glob("*/metadata.json")
+                               if not p.parent.name.startswith(".")),
                               key=lambda p: p.stat().st_mtime)
     return _load(done[-1].parent) if done else None

@@ -15,13 +15,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
 from harness.errors import InputError, SetupError
+from harness.cache import publish
 from harness.hashing import file_sha256
 from harness.kernel import debian
 from harness.paths import cache_dir
@@ -245,30 +245,21 @@ def _extract(tarball: Path, dest: Path) -> Path:
 
 
 def _cached_unpack(identity: str, unpack) -> Path:
-    """Unpack once per identity; publish by an atomic rename."""
+    """Unpack once per identity: `unpack(tmp)` returns the tree it made in tmp."""
     final = cache_dir("sources") / _slot_name(identity)
-    if not (final / "tree").is_dir():
+
+    def make(tmp: Path) -> None:
         print(f"build: fetching and unpacking {identity} (once; cached)", file=sys.stderr,
               flush=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=final.parent))
-        try:
-            unpack(tmp).rename(tmp / "tree")
-            (tmp / "identity").write_text(identity + "\n")
-            _publish(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        unpack(tmp).rename(tmp / "tree")
+        for child in list(tmp.iterdir()):
+            if child.name != "tree":
+                shutil.rmtree(child, ignore_errors=True)
+        (tmp / "identity").write_text(identity + "\n")
+
+    publish(final, make, complete=lambda entry: (entry / "tree").is_dir())
     return final / "tree"
-
-
-def _publish(tmp: Path, final: Path) -> None:
-    for child in list(tmp.iterdir()):
-        if child.name not in ("tree", "identity"):
-            shutil.rmtree(child, ignore_errors=True)
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        if not (final / "tree").is_dir():
-            raise
 
 
 # --- Local trees --------------------------------------------------------------------

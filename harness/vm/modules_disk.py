@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.errors import SetupError
 from harness.kernel.artifact import Kernel
-from harness.cache import mark_used
+from harness.cache import mark_used, publish
 from harness.paths import cache_dir
 
 
@@ -14,13 +14,8 @@ def modules_disk(kernel: Kernel) -> Path:
     """An ext4 image of kernel.modules_dir, cached by the tree's identity."""
     root = Path(kernel.modules_dir)
     dest = cache_dir("modules-disks") / f"{kernel.release or 'mods'}-{_identity(root)}.img"
-    if dest.exists():
-        mark_used(dest)
-        return dest
-    partial = dest.with_suffix(".partial")
-    size_mb = _tree_size(root) * 13 // 10 // (1 << 20) + 32
-    _mkfs(root, partial, size_mb)
-    partial.rename(dest)
+    publish(dest, lambda tmp: _mkfs(root, tmp, _disk_mb(root)))
+    mark_used(dest)
     return dest
 
 
@@ -30,6 +25,11 @@ def _identity(root: Path) -> str:
         digest.update(dep.read_bytes())
         digest.update(str(dep.stat().st_mtime_ns).encode())
     return digest.hexdigest()[:16]
+
+
+def _disk_mb(root: Path) -> int:
+    """Room for the tree plus ext4's overhead."""
+    return _tree_size(root) * 13 // 10 // (1 << 20) + 32
 
 
 def _tree_size(root: Path) -> int:
@@ -43,6 +43,5 @@ def _mkfs(root: Path, image: Path, size_mb: int) -> None:
     proc = subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "hmods", "-d", str(root),
                            str(image), f"{size_mb}M"], capture_output=True, text=True)
     if proc.returncode != 0:
-        image.unlink(missing_ok=True)
         raise SetupError(f"mkfs.ext4 for modules failed: {proc.stderr.strip()}")
 

@@ -3,11 +3,10 @@
 import hashlib
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 from harness.errors import SetupError
-from harness.cache import mark_used
+from harness.cache import mark_used, publish
 from harness.paths import cache_dir
 
 SOURCE_DIR = Path(__file__).resolve().parent
@@ -30,21 +29,18 @@ def source_key(name: str, cc: str = "gcc") -> str:
 def build(name: str = "hotcold", cc: str = "gcc") -> Path:
     """Return the path of a static binary for `name`, compiling it if needed."""
     out = cache_dir("workloads") / f"{name}-{source_key(name, cc)}"
-    if out.exists():
-        mark_used(out)
-        return out
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{name}-")
-    os.close(fd)
-    cmd = [cc, *CFLAGS, "-o", tmp, str(source_path(name))]
+    publish(out, lambda tmp: _compile(name, cc, tmp))
+    mark_used(out)
+    return out
+
+
+def _compile(name: str, cc: str, binary: Path) -> None:
+    cmd = [cc, *CFLAGS, "-o", str(binary), str(source_path(name))]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)
     except FileNotFoundError:
-        os.unlink(tmp)
         raise SetupError(f"{cc} not found; install gcc and libc6-dev") from None
     if proc.returncode != 0:
-        os.unlink(tmp)
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         raise SetupError(f"building {name} failed: {last}")
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, out)
-    return out
+    os.chmod(binary, 0o755)
