@@ -87,9 +87,10 @@ def reaches(times, values, bound: float, direction: str, within: float) -> Check
                        band={"bound": bound, "until": within})
 
 
-def stays(times, values, bound: float, direction: str, after: float = 0.0) -> CheckResult:
-    """Met if every sample from `after` s on satisfies the bound."""
-    window = [(t, v) for t, v in zip(times, values) if t >= after]
+def stays(times, values, bound: float, direction: str, after: float = 0.0,
+          until: float = math.inf) -> CheckResult:
+    """Met if every sample from `after` s to `until` s satisfies the bound."""
+    window = [(t, v) for t, v in zip(times, values) if after <= t <= until]
     if not window:
         return CheckResult("", "", "stays", None, summary="no sample inside the window")
     bad = [(t, v) for t, v in window if not _holds(v, bound, direction)]
@@ -132,11 +133,34 @@ def converges(times, values, target: float, tolerance: float, settle: float,
                              "upper": target + tolerance, "from": window[0][0]})
 
 
-def judge_scenario(sc, series: Dict[str, Series], facts: RunFacts) -> List[CheckResult]:
-    """Every expectation of scenario `sc` judged on the run's series."""
-    return [judge(e, series.get(e.metric, Series([], [])),
-                  sc.reference(sc.sample.metrics[e.metric], facts))
-            for e in sc.expect]
+def judge_scenario(sc, series: Dict[str, Series], facts: RunFacts,
+                   steps: Sequence[dict] = ()) -> List[CheckResult]:
+    """Every step and expectation of scenario `sc`, judged on what the run
+    recorded: the steps' outcomes and the sampled series."""
+    return judge_steps(sc, steps) + [
+        judge(e, series.get(e.metric, Series([], [])),
+              sc.reference(sc.sample.metrics[e.metric], facts))
+        for e in sc.expect]
+
+
+def judge_steps(sc, outcomes: Sequence[dict]) -> List[CheckResult]:
+    """A step is met when its command exited 0; `should: fail` steps are
+    the ones the kernel must refuse."""
+    done = {o["index"]: o for o in outcomes}
+    return [_step_check(step, done.get(i)) for i, step in enumerate(sc.steps)]
+
+
+def _step_check(step, outcome: Optional[dict]) -> CheckResult:
+    should = "pass" if step.should == "succeed" else "fail"
+    if outcome is None:
+        return CheckResult(step.name, "", "step", None, should,
+                           "cannot judge: the step never ran")
+    met = outcome["exit_code"] == 0
+    how = "succeeded" if met else f"failed (exit {outcome['exit_code']}: " \
+                                  f"{outcome.get('output') or 'no output'})"
+    return CheckResult(step.name, "", "step", met, should,
+                       f"{step.action} at {outcome['t']:.1f} s {how}; it should {step.should}",
+                       numbers={"exit_code": outcome["exit_code"], "t": outcome["t"]})
 
 
 def judge(e, series: Series, reference: Optional[float] = None) -> CheckResult:
@@ -171,4 +195,5 @@ def _dispatch(e, times, values, reference) -> CheckResult:
     bound, direction = _bound(rule, reference)
     if e.kind == "reaches":
         return reaches(times, values, bound, direction, rule.within)
-    return stays(times, values, bound, direction, rule.after)
+    until = math.inf if rule.until is None else rule.until
+    return stays(times, values, bound, direction, rule.after, until)

@@ -20,7 +20,7 @@ from harness.guest import setup as guest_setup
 from harness.guest.protocol import Guest
 from harness.paths import new_run_dir
 from harness.rundir import RunFacts, Series
-from harness.scenario import Scenario, Workload, load_scenario
+from harness.scenario import Scenario, Workload, load_scenario, with_pids
 from harness.verdict import EXIT_STATUS, RunEnded, Verdict
 
 READY_TIMEOUT_S = 90
@@ -46,6 +46,7 @@ class Run:
         self.timings: Dict[str, float] = {}
         self.log: List[str] = []
         self.guest_state: Dict[str, str] = {}
+        self.steps: List[dict] = []
 
     def sh(self, command: str, what: str, timeout: float = SETUP_TIMEOUT_S) -> str:
         result = self.vm.run(command, timeout=timeout)
@@ -119,18 +120,33 @@ class Run:
 
     # -- sampling ------------------------------------------------------------
     def sample(self) -> None:
+        """Sample every interval; a step runs just before the first sample
+        at or after its time."""
         wanted = list(self.sc.sample.metrics.values())
         command = metrics.sample_command(wanted, self.facts)
         interval = self.sc.sample.interval
         self.series = {m.name: Series([], []) for m in wanted}
+        pending = sorted(enumerate(self.sc.steps), key=lambda item: item[1].at)
         t_on = time.monotonic()
         for i in range(self.sc.sample.times):
             _sleep_until(t_on + i * interval)
+            while pending and pending[0][1].at <= i * interval + 1e-9:
+                self._run_step(*pending.pop(0), time.monotonic() - t_on)
             start = time.monotonic()
             text = self.vm.run(command, timeout=max(30.0, 5 * interval)).stdout
             t = (start + time.monotonic()) / 2 - t_on
             self._record(t, metrics.parse_sample(text, wanted, self.facts))
         self.timings["sampling"] = time.monotonic() - t_on
+
+    def _run_step(self, index: int, step, t: float) -> None:
+        command = step_command(step, self.sc, self.facts)
+        result = self.vm.run(command, timeout=SETUP_TIMEOUT_S)
+        self.log.append(f"$ {command}\n{result.stdout}{result.stderr}[exit {result.exit_code}]")
+        lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        self.steps.append({"index": index, "name": step.name, "at": step.at,
+                           "t": round(t, 3), "command": command,
+                           "exit_code": result.exit_code,
+                           "output": lines[-1][:200] if lines else ""})
 
     def _record(self, t: float, values: Dict[str, Optional[float]]) -> None:
         for name, value in values.items():
@@ -151,7 +167,22 @@ class Run:
                 (self.run_dir / name).write_text(f"could not collect: {exc}\n")
 
     def judge(self) -> List[checks.CheckResult]:
-        return checks.judge_scenario(self.sc, self.series, self.facts)
+        return checks.judge_scenario(self.sc, self.series, self.facts, self.steps)
+
+
+def step_command(step, sc: Scenario, facts: RunFacts) -> str:
+    """The guest shell command that carries out one step."""
+    pids = facts.pids
+    if step.kill:
+        return f"kill -9 {pids[step.kill]}"
+    if step.run:
+        return with_pids(step.run, pids)
+    if step.params:
+        base = damon_sysfs.MODULE_PARAMS.format(name=sc.damon.module.name)
+        writes = [(f"{base}/{k}", with_pids(v, pids)) for k, v in step.params.items()]
+    else:
+        writes = [(path, with_pids(v, pids)) for path, v in step.write.items()]
+    return damon_sysfs.script(writes)
 
 
 def _sleep_until(when: float) -> None:
@@ -228,6 +259,7 @@ def _finish(result: report.ScenarioResult, run: Optional[Run], run_dir: Path,
         result.timings = {k: round(v, 2) for k, v in run.timings.items()}
         result.guest_state = run.guest_state
         rundir.save_facts(run_dir, run.facts)
+        rundir.save_steps(run_dir, run.steps)
         (run_dir / "guest-commands.log").write_text("\n".join(run.log) + "\n")
     if result.series:
         rundir.save_samples(run_dir, result.series, result.units)

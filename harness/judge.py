@@ -72,7 +72,8 @@ def judge_dir(path: Path, expect_file: Optional[Path] = None
         result.verdict = Verdict(recorded.get("verdict", "ERROR"))
         return result, recorded
     result.series = rundir.load_samples(path)
-    result.checks = checks.judge_scenario(sc, result.series, rundir.load_facts(path))
+    result.checks = checks.judge_scenario(sc, result.series, rundir.load_facts(path),
+                                          rundir.load_steps(path))
     result.verdict = checks.scenario_verdict(result.checks)
     if not recorded.get("checks") and recorded.get("verdict") not in (None, "PASS", "FAIL"):
         result.verdict = Verdict(recorded["verdict"])

@@ -350,8 +350,54 @@ class File(Source):
         return float(body.split()[0])
 
 
+class Tasks(Source):
+    """How many tasks' names start with a prefix, e.g. kdamond threads."""
+    key = "tasks"
+
+    def read(self, m, value, at, ctx):
+        m.field = schema.name(value, at)
+
+    def section(self, m, facts):
+        return (f"tasks {m.field}",
+                f"cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^{m.field}' || true")
+
+    def value(self, m, body, facts):
+        return float(body.split()[0])
+
+
+KMEMLEAK = "/sys/kernel/debug/kmemleak"
+
+
+class Kmemleak(Source):
+    """Suspected leaks kmemleak reports whose backtrace names the given word
+    (e.g. damon) or has a frame that no longer resolves: built-in code
+    always resolves (KALLSYMS), an unloaded module's code does not. The
+    scenario's steps decide when kmemleak scans and clears."""
+    key = "kmemleak"
+
+    def read(self, m, value, at, ctx):
+        m.field = schema.name(value, at)
+
+    def section(self, m, facts):
+        return "kmemleak", f"cat {KMEMLEAK}"
+
+    def value(self, m, body, facts):
+        return float(len(kmemleak_records(body, m.field)))
+
+
+def kmemleak_records(text: str, word: str) -> List[str]:
+    """The records of a kmemleak report that concern `word`'s code.
+    ValueError when the text is not a kmemleak report (no kmemleak)."""
+    if text.startswith("cat:") or "No such file" in text:
+        raise ValueError("kmemleak is not in this kernel")
+    ours = re.compile(rf"{re.escape(word)}|\] 0x[0-9a-f]+\s*$", re.M)
+    records = re.split(r"(?m)^(?=unreferenced object)", text)
+    return [r for r in records if r.strip() and ours.search(r)]
+
+
 SOURCES: Dict[str, Source] = {s.key: s for s in (
-    Smaps(), NumaMaps(), Vmstat(), MemcgNuma(), Damos(), NodeMeminfo(), File())}
+    Smaps(), NumaMaps(), Vmstat(), MemcgNuma(), Damos(), NodeMeminfo(), File(), Tasks(),
+    Kmemleak())}
 
 
 def read_metric(raw, at: At, ctx: Context) -> Metric:

@@ -6,6 +6,7 @@ can be judged, compared and reported again without a boot.
                       regions, each node's MemTotal and physical ranges, the
                       DAMOS scheme directories
   samples.json        every sampled series with its unit
+  steps.json          what each of the scenario's steps did and how it ended
   result.json         verdict, checks with their numbers, timings
   vm.json, console.log, dmesg.txt, damon-tree.txt, guest-commands.log, ...
 
@@ -21,6 +22,7 @@ SCENARIO = "scenario.yaml"
 FACTS = "facts.json"
 SAMPLES = "samples.json"
 RESULT = "result.json"
+STEPS = "steps.json"
 
 
 @dataclass
@@ -69,6 +71,15 @@ def save_samples(run_dir: Path, series: Dict[str, Series], units: Dict[str, str]
 def load_samples(run_dir: Path) -> Dict[str, Series]:
     data = json.loads((Path(run_dir) / SAMPLES).read_text())
     return {name: Series(list(s["times"]), list(s["values"])) for name, s in data.items()}
+
+
+def save_steps(run_dir: Path, outcomes: List[dict]) -> None:
+    _write_json(Path(run_dir) / STEPS, outcomes)
+
+
+def load_steps(run_dir: Path) -> List[dict]:
+    path = Path(run_dir) / STEPS
+    return json.loads(path.read_text()) if path.is_file() else []
 
 
 def save_result(run_dir: Path, data: dict) -> None:

@@ -10,6 +10,7 @@ Every error is an InputError naming the file and the key path, e.g.
 """
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -213,6 +214,7 @@ class GuestSetup:
     sysctls: Dict[str, str] = key(string_map(r"^[a-z0-9_.]+$"), factory=dict)
     sysfs: Dict[str, str] = key(string_map(r"^/(sys|proc)/[\w./-]+$"), factory=dict)
     cgroups: Dict[str, Cgroup] = key(map_of(_cgroup), factory=dict)
+    modules: List[str] = key(list_of(name), factory=list)      # modprobe'd first
 
     def validate(self, at: At, ctx) -> None:
         if "kernel.numa_balancing" in self.sysctls:
@@ -638,6 +640,72 @@ class Sampling:
         return int(self.duration / self.interval + 1e-9) + 1
 
 
+# --------------------------------------------------------------------- steps
+
+_PID_REF = re.compile(r"\{pid:([^}]*)\}")
+
+
+def _step_text(raw, at: At, ctx) -> str:
+    """Text that may name a workload's pid as {pid:NAME}."""
+    value = text(raw, at)
+    for wname in _PID_REF.findall(value):
+        WORKLOADS(wname, at, ctx)
+    return value
+
+
+def _step_writes(key_pattern: str) -> schema.Reader:
+    def read_writes(raw, at, ctx):
+        plain = string_map(key_pattern)(raw, at, ctx)
+        return {k: _step_text(v, at / k, ctx) for k, v in plain.items()}
+    return read_writes
+
+
+def with_pids(value: str, pids: Dict[str, int]) -> str:
+    """A step's text with each {pid:NAME} replaced by that workload's pid."""
+    return _PID_REF.sub(lambda m: str(pids[m.group(1)]), value)
+
+
+STEP_ACTIONS = ("params", "write", "run", "kill")
+
+
+@dataclass
+class Step:
+    """Something done to the guest `at` seconds after DAMON was turned on:
+    module parameters written, sysfs/procfs files written, a shell command
+    run, or a workload killed. Whether it succeeded is judged like an
+    expectation: `should: fail` for input the kernel must refuse."""
+    at: float = key(lambda raw, where, ctx: _window(raw, where, ctx), required=True)
+    params: Dict[str, str] = key(_step_writes(r"^[a-z0-9_]+$"), factory=dict)
+    write: Dict[str, str] = key(_step_writes(r"^/(sys|proc)/[\w./-]+$"), factory=dict)
+    run: Optional[str] = key(_step_text)
+    kill: Optional[str] = key(WORKLOADS)
+    should: str = key(choice("succeed", "fail"), default="succeed")
+    name: str = key(text, default="")
+
+    @property
+    def action(self) -> str:
+        return next(a for a in STEP_ACTIONS if getattr(self, a))
+
+    def validate(self, where: At, ctx) -> None:
+        given = [a for a in STEP_ACTIONS if getattr(self, a)]
+        if len(given) != 1:
+            raise where.error(f"needs exactly one of: {', '.join(STEP_ACTIONS)}")
+        if self.params and ctx.lookup("damon").module is None:
+            raise (where / "params").error("needs damon.module (the module whose "
+                                           "parameters these are)")
+        self.name = self.name or f"{self.action} at {self.at:g} s"
+
+
+def _steps(raw, at: At, ctx) -> List[Step]:
+    out = list_of(model(Step))(raw, at, ctx)
+    seen = set()
+    for i, step in enumerate(out):
+        if step.name in seen:
+            raise (at / i / "name").error(f"step name {step.name!r} is used twice")
+        seen.add(step.name)
+    return out
+
+
 # -------------------------------------------------------------- expectations
 
 def _window(raw, at: At, ctx) -> float:
@@ -668,14 +736,17 @@ class Reaches:
 
 @dataclass
 class Stays:
-    """Every sample from `after` s on meets the bound."""
+    """Every sample from `after` s to `until` s (default: the end) meets the bound."""
     at_least: Optional[Quantity] = key(quantity)
     at_most: Optional[Quantity] = key(quantity)
     delta: bool = key(boolean, default=False)
     after: float = key(_window, default=0.0)
+    until: Optional[float] = key(_window)
 
     def validate(self, at: At, ctx) -> None:
         _one_bound(self, at)
+        if self.until is not None and self.until < self.after:
+            raise (at / "until").error(f"{self.until:g} s is before after ({self.after:g} s)")
 
 
 @dataclass
@@ -742,10 +813,11 @@ class Expectation:
 
 def _expectations(raw, at: At, ctx) -> List[Expectation]:
     out = list_of(model(Expectation), allow_empty=False)(raw, at, ctx)
-    seen = set()
+    seen = {s.name for s in ctx.lookup("steps", [])}
     for i, e in enumerate(out):
         if e.name in seen:
-            raise (at / i / "name").error(f"expectation name {e.name!r} is used twice")
+            raise (at / i / "name").error(f"name {e.name!r} is used twice "
+                                          f"(expectations and steps)")
         seen.add(e.name)
     return out
 
@@ -762,6 +834,7 @@ class Scenario:
     workloads: Dict[str, Workload] = key(_workloads, required=True)
     damon: DamonSetup = key(model(DamonSetup), required=True)
     sample: Sampling = key(model(Sampling), required=True)
+    steps: List[Step] = key(lambda raw, at, ctx: _steps(raw, at, ctx), factory=list)
     expect: List[Expectation] = key(_expectations, required=True)
     path: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)

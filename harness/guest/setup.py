@@ -13,10 +13,10 @@ NUMA_BALANCING = "/proc/sys/kernel/numa_balancing"
 
 
 def guest_setup_script(sc) -> str:
-    """THP mode, NUMA balancing, sysctls, sysfs knobs and cgroups; the values
+    """Modules, THP mode, NUMA balancing, sysctls, sysfs knobs and cgroups; the values
     found before are printed first so the run records them."""
     g = sc.guest
-    lines = ["set -e",
+    lines = ["set -e", *[f"modprobe {shlex.quote(m)}" for m in g.modules],
              f"echo \"before: thp=$(cat {THP_ENABLED})\"",
              f"echo \"before: numa_balancing=$(cat {NUMA_BALANCING} 2>/dev/null || echo none)\""]
     if g.thp is not None:

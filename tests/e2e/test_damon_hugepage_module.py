@@ -1,71 +1,28 @@
-"""DAMON_HUGEPAGE built as a loadable module (issue 4: it must build "both
-built-in and as a module").
+"""DAMON_HUGEPAGE must build as a loadable module too (issue 4).
 
-The kernel is 7.3 + our series with DAMON_HUGEPAGE=m; its modules tree is
-attached to the guest. The test loads the module, proves it collapses the
-watched process's hot memory, then unloads it while its kdamond runs: the
-exit path must stop every kdamond and leave nothing on the console.
+What the module does when loaded, unloaded while running and reloaded is a
+scenario, judged by the harness like every other:
+tests/scenarios/damon-hugepage-module.yaml. This test checks only the build
+that scenario boots: DAMON_HUGEPAGE=m, with its .ko in the modules tree.
 """
 
 import pytest
 
-from harness.paths import new_run_dir
-from harness.topology import load_topology
-from harness.vm.machine import boot
-from tests.e2e.hugepage_helpers import (
-    PARAMS, collapse_verdict, console_problems, kdamond_threads, kill, kmemleak_clear,
-    kmemleak_leaks, ok, param,
-    prepare_guest, set_param, sh, start_hot)
+from harness.kernel.spec import kernel_for
+from harness.paths import REPO_ROOT
+from harness.scenario import load_scenario
 
 pytestmark = pytest.mark.vm
 MODULE = "damon_hugepage"
+SCENARIO = REPO_ROOT / "tests" / "scenarios" / "damon-hugepage-module.yaml"
 
 
-@pytest.fixture(scope="module")
-def module_guest(hugepage_module_kernel, hot_binary):
-    with boot(load_topology("two-node"), kernel=hugepage_module_kernel,
-              run_dir=new_run_dir("test-damon-hugepage-module")) as vm:
-        prepare_guest(vm, hot_binary)
-        yield vm
-
-
-def test_kernel_has_it_as_a_module(hugepage_module_kernel):
-    config = (hugepage_module_kernel.image.parent / "config").read_text()
-    assert "CONFIG_DAMON_HUGEPAGE=m" in config.splitlines()
-    assert hugepage_module_kernel.modules_dir is not None
-    found = list(hugepage_module_kernel.modules_dir.rglob(f"{MODULE}.ko*"))
-    assert found, f"no {MODULE}.ko in {hugepage_module_kernel.modules_dir}"
-
-
-def test_load_collapse_unload_reload(module_guest):
-    g = module_guest
-    before = console_problems(g)
-    kmemleak_clear(g)
-    assert sh(g, f"test -e /sys/module/{MODULE}").exit_code != 0, "loaded before modprobe"
-    ok(g, f"modprobe {MODULE}")
-    assert param(g, "enabled") == "N"
-
-    hot = start_hot(g)
-    try:
-        assert set_param(g, "monitored_pids", hot).exit_code == 0
-        assert set_param(g, "enabled", "Y").exit_code == 0
-        assert kdamond_threads(g) == 1
-        passed, detail = collapse_verdict(g, [hot], [])
-        assert passed, detail
-
-        # Unloading while the kdamond runs stops it; nothing is left behind.
-        ok(g, f"rmmod {MODULE}")
-        assert sh(g, f"test -e /sys/module/{MODULE}").exit_code != 0
-        assert kdamond_threads(g) == 0
-    finally:
-        kill(g, hot)
-
-    # A fresh load starts from the defaults, not the old state.
-    ok(g, f"modprobe {MODULE}")
-    assert param(g, "enabled") == "N"
-    assert param(g, "monitored_pids") == ""
-    assert sh(g, f"test -d {PARAMS}").exit_code == 0
-    ok(g, f"rmmod {MODULE}")
-    assert console_problems(g) == before
-    leaks = kmemleak_leaks(g)
-    assert not leaks, "\n".join(leaks)
+def test_the_module_scenario_boots_damon_hugepage_as_a_module(kernel_build):
+    spec = load_scenario(SCENARIO).kernel
+    kernel = kernel_build(patches=spec.patches, fragments=spec.configs)
+    assert kernel_for(spec).image == kernel.image          # the scenario's own build
+    config = (kernel.image.parent / "config").read_text()
+    assert f"CONFIG_{MODULE.upper()}=m" in config.splitlines()
+    assert kernel.modules_dir is not None
+    found = list(kernel.modules_dir.rglob(f"{MODULE}.ko*"))
+    assert found, f"no {MODULE}.ko in {kernel.modules_dir}"
