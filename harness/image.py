@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from harness.errors import InputError, SetupError
 from harness.hashing import file_sha256
 from harness.cache import mark_used, publish
 from harness.paths import REPO_ROOT, cache_dir
-from harness.units import parse_size
+from harness.units import format_size, parse_size
 from harness.yamlfile import load_yaml
 
 IMAGES_DIR = REPO_ROOT / "images"
@@ -24,6 +25,9 @@ BUILDER_VERSION = "2"
 # The root filesystem starts 1 MiB into the disk, after an MBR whose single
 # partition the kernel finds by PARTUUID: NVMe names are not stable.
 PARTITION_OFFSET = 1 << 20
+MIN_IMAGE_SIZE = 64 << 20
+MAX_IMAGE_SIZE = 1 << 40    # well below the MBR's 2 TiB partition limit
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _RECIPE_KEYS = {"name", "suite", "mirror", "variant", "packages", "size", "overlay"}
 
 
@@ -60,11 +64,22 @@ def load_recipe(path: Path) -> dict:
     for key in ("name", "suite", "mirror"):
         if not isinstance(recipe.get(key), str):
             raise InputError(f"{path}: {key}", "is required and must be a string")
-    try:
-        recipe["size_bytes"] = parse_size(recipe.get("size", "1G"))
-    except ValueError as exc:
-        raise InputError(f"{path}: size", str(exc)) from None
+    if not _NAME.match(recipe["name"]):
+        raise InputError(f"{path}: name", f"{recipe['name']!r} is not a name (letters, digits, "
+                                          "., _ and -, not starting with .)")
+    recipe["size_bytes"] = _image_size(recipe.get("size", "1G"), f"{path}: size")
     return recipe
+
+
+def _image_size(raw, where: str) -> int:
+    try:
+        size = parse_size(raw, minimum=MIN_IMAGE_SIZE)
+    except ValueError as exc:
+        raise InputError(where, str(exc)) from None
+    if size > MAX_IMAGE_SIZE:
+        raise InputError(where, f"{raw} is more than the {format_size(MAX_IMAGE_SIZE)} "
+                                "an image may have")
+    return size
 
 
 def recipe_digest(path: Path, recipe: dict) -> str:

@@ -14,3 +14,23 @@ def test_mbr_has_one_linux_partition(tmp_path):
 def test_disk_signature_never_zero():
     assert disk_signature("00000000ffff") == 1
     assert disk_signature("deadbeef00") == 0xDEADBEEF
+
+
+def recipe(tmp_path, text):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("suite: bookworm\nmirror: http://deb.debian.org/debian\n" + text)
+    return path
+
+
+def test_recipe_name_and_size_are_checked(tmp_path):
+    import pytest
+
+    from harness.errors import InputError
+    from harness.image import load_recipe
+    assert load_recipe(recipe(tmp_path, "name: bookworm\nsize: 2G\n"))["size_bytes"] == 2 << 30
+    for text, words in (("name: ../../etc\n", "name: '../../etc' is not a name"),
+                        ("name: b\nsize: 1M\n", "size: 1M is too small"),
+                        ("name: b\nsize: 3T\n", "size: 3T is more than the 1024G"),
+                        ("name: b\nsize: -1G\n", "size: -1G is negative")):
+        with pytest.raises(InputError, match=words):
+            load_recipe(recipe(tmp_path, text))
