@@ -1,0 +1,624 @@
+"""A corpus of bad input: every case must be refused the way the CLI promises.
+
+The promise: bad input (a scenario or topology file, a flag, an environment
+variable) gets exit status 2 and exactly one line on stderr of at most 300
+characters that names the file (or flag, or variable) and the key path, with
+no Python traceback, and BEFORE anything boots, builds, downloads or writes
+into the cache or the results directory.
+
+Each case is data: an id, the CLI arguments, the files to create, the
+environment and the words the error line must contain. `{d}` in any of them
+stands for the case's input directory. A word given as a tuple is satisfied
+by any one of its alternatives.
+
+The real CLI runs in a subprocess so that exit codes and tracebacks are real.
+Its PATH starts with fake `qemu-system-x86_64`, `qemu-img`, `apt-get`,
+`debootstrap`, `make`, ... that log their argv and fail: the log must stay
+empty. `tar` and `git` are left alone, since listing a tarball or asking git
+about a tree is a legitimate way to validate input. The cache
+(DAMON_HARNESS_CACHE) starts empty and must stay empty; the results directory
+(DAMON_HARNESS_RESULTS) must get no file and no console.log may appear.
+"""
+
+import copy
+import io
+import os
+import re
+import resource
+import stat
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence, Tuple, Union
+
+import pytest
+import yaml
+
+from harness.paths import REPO_ROOT
+
+MAX_LINE = 300
+TIMEOUT_S = 60
+# Address-space limit of the CLI under test: a memory bomb (a CPU range of
+# 10^11, an alias bomb being stringified) ends in MemoryError, not in the host
+# running out of memory.
+MEMORY_LIMIT = 2 << 30
+
+# What the harness must never run for bad input. tar and git are not faked:
+# listing a tarball or reading a tree's HEAD is a fair way to validate input.
+FAKED = ("qemu-system-x86_64", "qemu-img", "apt-get", "apt-cache", "apt", "debootstrap",
+         "dpkg-deb", "make", "gcc", "cc", "ccache", "rsync", "patch", "mkfs.ext4",
+         "depmod", "ssh", "ssh-keygen")
+
+Content = Union[str, bytes, Callable[[Path], None]]
+Word = Union[str, Tuple[str, ...]]
+
+
+@dataclass
+class Case:
+    id: str
+    args: List[str]
+    files: Dict[str, Content] = field(default_factory=dict)
+    env: Dict[str, str] = field(default_factory=dict)
+    words: List[Word] = field(default_factory=list)
+    # File names that must not appear anywhere (say, a tarball's members).
+    unpacked: List[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------ valid inputs
+
+# A valid scenario in the shape of tests/scenarios/collapse.yaml plus a
+# cgroup, a memcg filter, a goal and a converges check as in
+# memcg-convergence.yaml. Every scenario case breaks exactly one thing of it.
+BASE = {
+    "name": "base",
+    "description": "a valid scenario; each bad-input case breaks one thing of it",
+    "kernel": "default",
+    "topology": "two-node",
+    "guest": {"thp": "never", "numa_balancing": 0,
+              "cgroups": {"a": {"memory.max": "512M"}}},
+    "workloads": {
+        "toucher": {"hot": "64MiB", "cold": "64MiB", "phases": "hot:0", "cpus": [0],
+                    "cgroup": "a"},
+    },
+    "damon": {"kdamonds": [{"contexts": [{
+        "operations": "vaddr",
+        "intervals": {"sample_us": 5000, "aggr_us": 100000, "update_us": 1000000},
+        "nr_regions": {"min": 10, "max": 1000},
+        "targets": [{"workload": "toucher"}],
+        "schemes": [{
+            "name": "collapse_hot",
+            "action": "collapse",
+            "access_pattern": {"sz": ["2MiB", "max"], "nr_accesses": ["10%", "max"],
+                               "age": [0, "max"]},
+            "quotas": {"bytes": "8MiB", "reset_interval_ms": 1000,
+                       "goal_tuner": "temporal",
+                       "goals": [{"metric": "node_memcg_used_bp", "value": 1000,
+                                  "nid": 0, "cgroup": "a"}]},
+            "filters": [{"type": "memcg", "cgroup": "a", "matching": True,
+                         "allow": True}],
+        }],
+    }]}]},
+    "sample": {
+        "interval": "1s",
+        "duration": "40s",
+        "metrics": {
+            "hot_thp": {"smaps": "toucher.hot"},
+            "cold_thp": {"smaps": "toucher.cold"},
+            "a_node0": {"memcg_numa": "a", "node": 0},
+            "applied": {"damos": "collapse_hot", "field": "sz_applied"},
+        },
+    },
+    "expect": [
+        {"name": "hot region becomes huge", "metric": "hot_thp",
+         "reaches": {"at_least": "50%", "within": "30s"}},
+        {"name": "cold region stays small pages", "metric": "cold_thp",
+         "stays": {"at_most": "4MiB"}},
+        {"name": "cgroup a converges", "metric": "a_node0",
+         "converges": {"target": "1000bp", "tolerance": "15%", "settle": "20s",
+                       "samples": 20}},
+    ],
+}
+
+SCHEME = "damon.kdamonds[0].contexts[0].schemes[0]"
+CONTEXT = "damon.kdamonds[0].contexts[0]"
+DELETE = object()
+
+TOPOLOGY = {
+    "name": "two",
+    "nodes": [{"id": 0, "memory": "1G", "cpus": [0]},
+              {"id": 1, "memory": "1G", "cpus": [1]}],
+    "distances": [[0, 1, 20]],
+}
+
+
+def _steps(path: str) -> List[Union[str, int]]:
+    """'expect[0].reaches.at_least' -> ['expect', 0, 'reaches', 'at_least']."""
+    steps: List[Union[str, int]] = []
+    for part in path.split("."):
+        name, *indices = re.split(r"\[(\d+)\]", part)
+        if name:
+            steps.append(name)
+        steps += [int(i) for i in indices if i]
+    return steps
+
+
+def mutated(base: dict, changes: Dict[str, object]) -> dict:
+    doc = copy.deepcopy(base)
+    for path, value in changes.items():
+        *parents, last = _steps(path)
+        node = doc
+        for step in parents:
+            node = node[step]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return doc
+
+
+def dump(doc) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
+
+
+BASE_YAML = dump(BASE)
+
+
+# ---------------------------------------------------------- file builders
+
+def empty_tree(path: Path) -> None:
+    """A directory with an empty Makefile and Kconfig: not a kernel tree."""
+    path.mkdir()
+    (path / "Makefile").write_text("")
+    (path / "Kconfig").write_text("")
+
+
+def plausible_tree(path: Path) -> None:
+    """A small tree that looks like a kernel's at first sight."""
+    files = {
+        "Makefile": "# SPDX-License-Identifier: GPL-2.0\nVERSION = 7\nPATCHLEVEL = 3\n"
+                    "SUBLEVEL = 0\nEXTRAVERSION =\nNAME = Fake\n",
+        "Kconfig": 'mainmenu "Linux/$(ARCH) $(KERNELVERSION) Kernel Configuration"\n\n'
+                   'source "arch/$(SRCARCH)/Kconfig"\nsource "mm/Kconfig"\n',
+        "arch/x86/Kconfig": "config X86\n\tdef_bool y\n",
+        "arch/x86/Makefile": "",
+        "mm/Kconfig": 'source "mm/damon/Kconfig"\n',
+        "mm/damon/Kconfig": 'config DAMON\n\tbool "DAMON"\n',
+        "scripts/kconfig/Makefile": "",
+        "init/main.c": "",
+    }
+    for rel, text in files.items():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(text)
+
+
+def tarball_without_kernel(path: Path) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in (("notes/README", b"no kernel in here\n"),
+                           ("notes/todo.txt", b"nothing\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def cache_with_work_file(path: Path) -> None:
+    path.mkdir()
+    (path / "work").write_text("a regular file where the cache keeps build trees\n")
+
+
+def mkdir(path: Path) -> None:
+    path.mkdir()
+
+
+def modules_dir(path: Path) -> None:
+    (path / "6.1.0-test" / "kernel").mkdir(parents=True)
+    (path / "6.1.0-test" / "modules.order").write_text("")
+
+
+TEXT_FILE = "this is a text file, not a kernel image\n"
+EMPTY_MBOX = "From nobody Mon Sep 17 00:00:00 2001\n\n"
+NO_DIFF = "Some notes about a change.\n\nThey contain no diff at all.\n"
+NON_UTF8 = b"name: \xff\xfe\xfa\x80 bad\nnodes:\n  - {id: 0, memory: 1G, cpus: [0]}\n"
+BINARY = bytes(range(256)) * 8
+
+
+def alias_bomb() -> str:
+    """Billion laughs, 9 levels of 10 aliases each, as the description."""
+    levels = ["&l1 [" + ", ".join(["lol"] * 10) + "]"]
+    for level in range(2, 10):
+        levels.append(f"&l{level} [" + ", ".join([f"*l{level - 1}"] * 10) + "]")
+    return _with_description("[" + ", ".join(levels) + "]")
+
+
+def deep_nesting(depth: int = 5000) -> str:
+    return _with_description("[" * depth + "]" * depth)
+
+
+def _with_description(yaml_value: str) -> str:
+    old = f"description: {BASE['description']}\n"
+    assert old in BASE_YAML
+    return BASE_YAML.replace(old, f"description: {yaml_value}\n", 1)
+
+
+def duplicate_key() -> str:
+    text = BASE_YAML.replace("  duration: 40s\n", "  duration: 40s\n  duration: 30s\n", 1)
+    assert text != BASE_YAML
+    return text
+
+
+def two_hundred_nodes() -> str:
+    nodes = [{"id": i, "memory": "128M", "cpus": [0] if i == 0 else []}
+             for i in range(200)]
+    return dump({"name": "many", "nodes": nodes})
+
+
+# -------------------------------------------------------------- case makers
+
+def scenario(case_id: str, changes: Dict[str, object], key: Word = None,
+             files: Dict[str, Content] = None, env: Dict[str, str] = None) -> Case:
+    """`run bad.yaml` where bad.yaml is the base with `changes` applied; the
+    line must name bad.yaml and the key path (default: the changed path)."""
+    key = key if key is not None else next(iter(changes))
+    text = dump(mutated(BASE, changes))
+    return Case(case_id, ["run", "{d}/bad.yaml"], {"bad.yaml": text, **(files or {})},
+                env or {}, ["bad.yaml", key])
+
+
+def scenario_text(case_id: str, text: Union[str, bytes], words: Sequence[Word]) -> Case:
+    return Case(case_id, ["run", "{d}/bad.yaml"], {"bad.yaml": text}, {},
+                ["bad.yaml", *words])
+
+
+def topology(case_id: str, doc, words: Sequence[Word], env: Dict[str, str] = None) -> Case:
+    text = doc if isinstance(doc, (str, bytes)) else dump(doc)
+    return Case(case_id, ["boot", "{d}/topo.yaml"], {"topo.yaml": text}, env or {},
+                ["topo.yaml", *words])
+
+
+def build(case_id: str, args: List[str], files: Dict[str, Content], words: List[Word],
+          env: Dict[str, str] = None) -> Case:
+    return Case(case_id, ["build", "--config-only", *args], files, env or {}, words)
+
+
+def inline_topology(path: str) -> Tuple[str, str]:
+    """How a key inside an inline topology may be written in a message."""
+    return (f"topology.{path}", f"topology: {path}")
+
+
+GOOD = {"good.yaml": BASE_YAML}
+
+CASES: List[Case] = [
+    # -------------------------------------------- scenarios: a list for a name
+    scenario("expect-metric-list", {"expect[0].metric": ["hot_thp"]}),
+    scenario("expect-metric-mapping", {"expect[0].metric": {"hot_thp": 1}}),
+    scenario("workload-cgroup-list", {"workloads.toucher.cgroup": ["a"]}),
+    scenario("metric-damos-list", {"sample.metrics.applied.damos": ["collapse_hot"]}),
+    scenario("metric-memcg-numa-list", {"sample.metrics.a_node0.memcg_numa": ["a"]}),
+    scenario("target-workload-list", {f"{CONTEXT}.targets[0].workload": ["toucher"]}),
+    scenario("goal-cgroup-list", {f"{SCHEME}.quotas.goals[0].cgroup": ["a"]}),
+    scenario("filter-cgroup-list", {f"{SCHEME}.filters[0].cgroup": ["a"]}),
+    # ----------------------------------------------- scenarios: broken YAML
+    scenario_text("binary-file", BINARY, []),
+    scenario_text("non-utf8-file", BASE_YAML.encode().replace(
+        b"a valid scenario", b"a valid \xff\xfe scenario"), []),
+    scenario_text("nested-5000-deep", deep_nesting(), []),
+    scenario_text("alias-bomb", alias_bomb(), []),
+    scenario_text("duplicate-key", duplicate_key(), ["sample.duration"]),
+    # ------------------------------------------------- scenarios: numbers
+    scenario("duration-inf", {"sample.duration": float("inf")}),
+    scenario("duration-nan", {"sample.duration": float("nan")}),
+    scenario("interval-zero", {"sample.interval": "0s"}, key="interval"),
+    scenario("size-negative", {"workloads.toucher.hot": "-64MiB"}),
+    scenario("size-zero", {"workloads.toucher.hot": 0}),
+    scenario("size-over-u64", {"workloads.toucher.hot": "99999999999999999999T"}),
+    scenario("quota-bytes-over-u64",
+             {f"{SCHEME}.quotas.bytes": "99999999999999999999T"}),
+    scenario("stride-zero", {"workloads.toucher.stride": 0}),
+    scenario("rate-inf", {"workloads.toucher.rate": float("inf")}),
+    scenario("rate-nan", {"workloads.toucher.rate": float("nan")}),
+    scenario("tlb-flush-nan", {"workloads.toucher.tlb_flush_ms": float("nan")}),
+    scenario("at-least-150-percent", {"expect[0].reaches.at_least": "150%"}),
+    scenario("at-least-minus-10-percent", {"expect[0].reaches.at_least": "-10%"}),
+    scenario("at-least-nan", {"expect[0].reaches.at_least": float("nan")}),
+    scenario("at-most-nan", {"expect[1].stays.at_most": float("nan")}),
+    scenario("nr-accesses-150-percent",
+             {f"{SCHEME}.access_pattern.nr_accesses": ["150%", "max"]}),
+    scenario("nr-accesses-minus-10-percent",
+             {f"{SCHEME}.access_pattern.nr_accesses": ["-10%", "max"]}),
+    scenario("age-over-u32",
+             {f"{SCHEME}.access_pattern.age": ["99999999999999999999s", "max"]}),
+    scenario("goal-value-minus-10-percent",
+             {f"{SCHEME}.quotas.goals[0].value": "-10%"}),
+    scenario("tolerance-negative", {"expect[2].converges.tolerance": "-5%"}),
+    scenario("tolerance-zero", {"expect[2].converges.tolerance": 0}),
+    scenario("stays-after-beyond-duration", {"expect[1].stays.after": "100s"}),
+    scenario("reaches-within-beyond-duration", {"expect[0].reaches.within": "100s"}),
+    # ---------------------------------------------------- scenarios: CPUs
+    scenario("cpus-reversed-range", {"workloads.toucher.cpus": "1-0"}),
+    scenario("cpus-huge-range", {"workloads.toucher.cpus": "0-99999999999"}),
+    scenario("cpu-outside-topology", {"workloads.toucher.cpus": [7]}),
+    # ------------------------------------------- scenarios: keys and references
+    scenario("unknown-top-level-key", {"colour": "red"}),
+    scenario("unknown-deep-key", {f"{SCHEME}.access_pattern.colour": "red"}),
+    scenario("unknown-workload-ref", {f"{CONTEXT}.targets[0].workload": "nosuch"}),
+    scenario("unknown-cgroup-ref", {"workloads.toucher.cgroup": "nosuch"}),
+    scenario("unknown-scheme-ref", {"sample.metrics.applied.damos": "nosuch"}),
+    scenario("unknown-metric-ref", {"expect[0].metric": "nosuch"}),
+    scenario("missing-sample-duration", {"sample.duration": DELETE}),
+    scenario("missing-scheme-action", {f"{SCHEME}.action": DELETE}),
+    scenario("inline-topology-asymmetric", {"topology": mutated(TOPOLOGY, {
+        "distances": [[0, 1, 20], [1, 0, 30]]})}, key=inline_topology("distances[1]")),
+    scenario("inline-topology-memory-not-size", {"topology": mutated(TOPOLOGY, {
+        "nodes[1].memory": "lots"})}, key=inline_topology("nodes[1].memory")),
+    # ------------------------------------------------ scenarios: the file itself
+    Case("scenario-is-directory", ["run", "{d}/adir"], {"adir": mkdir}, {}, ["adir"]),
+    Case("scenario-missing", ["run", "{d}/missing.yaml"], {}, {}, ["missing.yaml"]),
+    # --------------------------------------------------- scenarios: kernels
+    scenario("kernel-build-source-missing",
+             {"kernel": {"build": {"source": "/nonexistent"}}},
+             key="kernel.build.source"),
+    scenario("kernel-build-patches-number", {"kernel": {"build": {"patches": 5}}},
+             key="kernel.build.patches"),
+    scenario("kernel-build-configs-unknown",
+             {"kernel": {"build": {"configs": ["no-such-fragment"]}}},
+             key="kernel.build.configs"),
+    scenario("kernel-image-missing", {"kernel": {"image": "/nonexistent/bzImage"}},
+             key="kernel.image"),
+    scenario("kernel-image-text-file", {"kernel": {"image": "{d}/notakernel.txt"}},
+             key="kernel.image", files={"notakernel.txt": TEXT_FILE}),
+    scenario("kernel-build-patch-empty-file",
+             {"kernel": {"build": {"patches": ["{d}/empty.patch"]}}},
+             key="kernel.build.patches", files={"empty.patch": ""}),
+    scenario("kernel-build-source-empty-tree",
+             {"kernel": {"build": {"source": "{d}/emptytree"}}},
+             key="kernel.build.source", files={"emptytree": empty_tree}),
+    # ------------------------------- a suite: only the second file is bad
+    Case("suite-second-has-unknown-key", ["run", "{d}/good.yaml", "{d}/bad.yaml"],
+         {**GOOD, "bad.yaml": dump(mutated(BASE, {"sample.colour": 1}))}, {},
+         ["bad.yaml", "sample.colour"]),
+    Case("suite-second-kernel-missing", ["run", "{d}/good.yaml", "{d}/bad.yaml"],
+         {**GOOD, "bad.yaml": dump(mutated(BASE, {
+             "kernel": {"image": "/nonexistent/bzImage"}}))}, {},
+         ["bad.yaml", "kernel.image"]),
+    # ------------------------------------------------------------ topologies
+    topology("topology-asymmetric-distances",
+             mutated(TOPOLOGY, {"distances": [[0, 1, 20], [1, 0, 30]]}), ["distances[1]"]),
+    topology("topology-conflicting-distance",
+             mutated(TOPOLOGY, {"distances": [[0, 1, 20], [0, 1, 30]]}), ["distances[1]"]),
+    topology("topology-200-nodes", two_hundred_nodes(), ["nodes"],
+             env={"DAMON_HARNESS_MAX_GUEST_MEMORY": "1T"}),
+    topology("topology-non-utf8", NON_UTF8, []),
+    topology("topology-memory-not-size", mutated(TOPOLOGY, {"nodes[0].memory": "lots"}),
+             ["nodes[0].memory"]),
+    topology("topology-memory-over-u64",
+             mutated(TOPOLOGY, {"nodes[0].memory": "99999999999999999999T"}),
+             ["nodes[0].memory"], env={"DAMON_HARNESS_MAX_GUEST_MEMORY": "1T"}),
+    topology("topology-cpus-reversed-range",
+             mutated(TOPOLOGY, {"nodes[1].cpus": "1-0", "nodes[0].cpus": "0-1"}),
+             ["nodes[1].cpus"]),
+    topology("topology-cpus-huge-range", mutated(TOPOLOGY, {"nodes[1].cpus": "1-99999999999"}),
+             ["nodes[1].cpus"]),
+    Case("topology-is-directory", ["boot", "{d}/adir"], {"adir": mkdir}, {}, ["adir"]),
+    Case("node-flag-cpus-reversed",
+         ["boot", "--node", "mem=1G,cpus=0", "--node", "mem=1G,cpus=1-0"], {}, {},
+         ["--node"]),
+    Case("node-flag-cpus-huge",
+         ["boot", "--node", "mem=1G,cpus=0-99999999999"], {}, {}, ["--node"]),
+    Case("node-flag-memory-not-size", ["boot", "--node", "mem=lots,cpus=0"], {}, {},
+         ["--node"]),
+    Case("distance-flag-too-small",
+         ["boot", "--node", "mem=1G,cpus=0", "--node", "mem=1G", "--distance", "0-1=5"],
+         {}, {}, ["--distance"]),
+    Case("distance-flag-asymmetric",
+         ["boot", "--node", "mem=1G,cpus=0", "--node", "mem=1G",
+          "--distance", "0-1=20", "--distance", "1-0=30"], {}, {}, ["--distance"]),
+    # ------------------------------------------------- build inputs (no source)
+    build("build-patches-empty-mbox", ["--patches", "{d}/empty.mbox"],
+          {"empty.mbox": EMPTY_MBOX}, ["--patches", "empty.mbox"]),
+    build("build-patches-no-diff", ["--patches", "{d}/notes.txt"],
+          {"notes.txt": NO_DIFF}, ["--patches", "notes.txt"]),
+    build("build-patches-missing", ["--patches", "/nonexistent"], {},
+          ["--patches", "/nonexistent"]),
+    build("build-patches-empty-dir", ["--patches", "{d}/nopatches"],
+          {"nopatches": mkdir}, ["--patches", "nopatches"]),
+    build("build-config-unknown", ["--config", "no-such-fragment"], {},
+          ["--config", "no-such-fragment"]),
+    build("build-config-bad-line", ["--config", "+{d}/bad.config"],
+          {"bad.config": "CONFIG_DAMON=y\nthis is not a config line\n"}, ["bad.config"]),
+    build("build-config-non-utf8", ["--config", "{d}/latin1.config"],
+          {"latin1.config": b"# \xe9t\xe9\nCONFIG_DAMON=y\n"}, ["latin1.config"]),
+    build("build-source-missing", ["--source", "/nonexistent"], {},
+          ["--source", "/nonexistent"]),
+    build("build-source-empty-tree", ["--source", "{d}/emptytree"],
+          {"emptytree": empty_tree}, ["--source", "emptytree"]),
+    Case("build-source-tarball-without-kernel",
+         ["build", "--config-only", "--source", "{d}/nokernel.tar.gz"],
+         {"nokernel.tar.gz": tarball_without_kernel}, {}, ["--source", "nokernel.tar.gz"],
+         unpacked=["README", "todo.txt"]),
+    build("build-source-text-file", ["--source", "{d}/notakernel.txt"],
+          {"notakernel.txt": TEXT_FILE}, ["--source", "notakernel.txt"]),
+    build("build-jobs-zero", ["--jobs", "0"], {}, ["--jobs"]),
+    # ------------------------------------------------------------ CLI flags
+    Case("boot-kernel-text-file", ["boot", "--kernel", "{d}/notakernel.txt"],
+         {"notakernel.txt": TEXT_FILE}, {}, ["--kernel", "notakernel.txt"]),
+    Case("boot-kernel-missing", ["boot", "--kernel", "/nonexistent/bzImage"], {}, {},
+         ["--kernel", "/nonexistent/bzImage"]),
+    Case("boot-modules-without-kernel", ["boot", "--modules", "{d}/mods"],
+         {"mods": lambda p: (p.mkdir(), modules_dir(p))}, {}, ["--modules"]),
+    Case("boot-timeout-negative", ["boot", "--timeout", "-5"], {}, {}, ["--timeout"]),
+    Case("boot-timeout-nan", ["boot", "--timeout", "nan"], {}, {}, ["--timeout"]),
+    Case("shell-kernel-missing", ["shell", "--kernel", "/nonexistent/bzImage"], {}, {},
+         ["--kernel", "/nonexistent/bzImage"]),
+    Case("run-modules-without-kernel", ["run", "--modules", "{d}/mods", "{d}/good.yaml"],
+         {**GOOD, "mods": lambda p: (p.mkdir(), modules_dir(p))}, {}, ["--modules"]),
+    Case("run-kernel-text-file", ["run", "--kernel", "{d}/notakernel.txt", "{d}/good.yaml"],
+         {**GOOD, "notakernel.txt": TEXT_FILE}, {}, ["--kernel", "notakernel.txt"]),
+    Case("run-out-regular-file", ["run", "--out", "{d}/out.txt", "{d}/good.yaml"],
+         {**GOOD, "out.txt": "a regular file\n"}, {}, ["--out"]),
+    Case("cache-prune-older-than-nan", ["cache", "prune", "--older-than", "nan"], {}, {},
+         ["--older-than"]),
+    Case("cache-prune-older-than-negative", ["cache", "prune", "--older-than", "-1"], {}, {},
+         ["--older-than"]),
+    Case("judge-missing-run-dir", ["judge", "/nonexistent-run-dir"], {}, {},
+         ["/nonexistent-run-dir"]),
+    Case("judge-not-a-run-dir", ["judge", "{d}/notarun"],
+         {"notarun": lambda p: (p.mkdir(), (p / "notes.txt").write_text("hello\n"))}, {},
+         ["notarun"]),
+    # ---------------------------------------------------- environment variables
+    Case("env-max-guest-memory-not-size", ["boot", "--node", "mem=1G,cpus=0"], {},
+         {"DAMON_HARNESS_MAX_GUEST_MEMORY": "lots"}, ["DAMON_HARNESS_MAX_GUEST_MEMORY"]),
+    Case("env-max-guest-memory-not-size-run", ["run", "{d}/good.yaml"], GOOD,
+         {"DAMON_HARNESS_MAX_GUEST_MEMORY": "lots"}, ["DAMON_HARNESS_MAX_GUEST_MEMORY"]),
+    Case("env-results-regular-file", ["run", "{d}/good.yaml"],
+         {**GOOD, "results.txt": "a regular file\n"},
+         {"DAMON_HARNESS_RESULTS": "{d}/results.txt"}, ["DAMON_HARNESS_RESULTS"]),
+    Case("env-cache-work-is-file",
+         ["build", "--config-only", "--source", "{d}/tree"],
+         {"tree": lambda p: (p.mkdir(), plausible_tree(p)), "hcache": cache_with_work_file},
+         {"DAMON_HARNESS_CACHE": "{d}/hcache"},
+         [("DAMON_HARNESS_CACHE", "hcache/work")]),
+    Case("env-cache-regular-file", ["cache"], {"cache.txt": "a regular file\n"},
+         {"DAMON_HARNESS_CACHE": "{d}/cache.txt"}, ["DAMON_HARNESS_CACHE"]),
+]
+
+
+# ------------------------------------------------------------------ the test
+
+@pytest.fixture(scope="module")
+def fakebin(tmp_path_factory) -> Path:
+    """Executables that log their argv to $DAMON_TEST_FAKE_LOG and fail."""
+    path = tmp_path_factory.mktemp("fakebin")
+    for name in FAKED:
+        exe = path / name
+        exe.write_text('#!/bin/sh\nprintf \'%s\\n\' "$(basename "$0") $*" '
+                       '>> "$DAMON_TEST_FAKE_LOG"\nexit 1\n')
+        exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def _fill(text: str, d: Path) -> str:
+    return text.replace("{d}", str(d))
+
+
+def _create(d: Path, files: Dict[str, Content]) -> None:
+    for name, content in files.items():
+        path = d / name
+        if callable(content):
+            content(path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content.replace(b"{d}", str(d).encode()))
+        else:
+            path.write_text(_fill(content, d))
+
+
+def _tree(root: Path) -> List[str]:
+    """Everything below root, as relative paths (directories end with /)."""
+    if not root.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) + ("/" if p.is_dir() else "")
+                  for p in root.rglob("*"))
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def _has(line: str, word: Word) -> bool:
+    return any(w in line for w in (word if isinstance(word, tuple) else (word,)))
+
+
+def run_case(case: Case, tmp_path: Path, fakebin: Path) -> List[str]:
+    """Run one case; the list of broken promises (empty when all held)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    _create(d, case.files)
+    cache, results, home = tmp_path / "cache", tmp_path / "results", tmp_path / "home"
+    scratch = tmp_path / "tmp"
+    for path in (cache, results, home, scratch):
+        path.mkdir()
+    log = tmp_path / "fake.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAMON_HARNESS_")}
+    env.update(PYTHONPATH=str(REPO_ROOT), CI="true", HOME=str(home),
+               PATH=f"{fakebin}{os.pathsep}{os.environ.get('PATH', '')}",
+               DAMON_TEST_FAKE_LOG=str(log), TMPDIR=str(scratch),
+               DAMON_HARNESS_CACHE=str(cache), DAMON_HARNESS_RESULTS=str(results),
+               DAMON_HARNESS_MAX_GUEST_MEMORY="64G")
+    env.update({k: _fill(v, d) for k, v in case.env.items()})
+    watched_cache = Path(env["DAMON_HARNESS_CACHE"])
+    cache_before = _tree(watched_cache)
+    argv = [_fill(a, d) for a in case.args]
+    words = [tuple(_fill(w, d) for w in word) if isinstance(word, tuple) else _fill(word, d)
+             for word in case.words]
+
+    problems = []
+    try:
+        proc = subprocess.run([sys.executable, "-m", "harness", *argv], env=env, cwd=d,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              errors="replace", timeout=TIMEOUT_S, preexec_fn=_limit_memory)
+        code, stderr = proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        code = "timeout"
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) \
+            else (exc.stderr or "")
+        problems.append(f"still running after {TIMEOUT_S} s")
+
+    lines = stderr.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    if code != 2:
+        problems.append(f"exit status {code}, not 2")
+    if "Traceback" in stderr:
+        last = next((line for line in reversed(lines) if line.strip()), "")
+        problems.append(f"traceback ({last[:160]})")
+    if len(lines) != 1 or not lines[0].strip():
+        problems.append(f"{len(lines)} lines on stderr, not 1")
+    if len(first) > MAX_LINE:
+        problems.append(f"line of {len(first)} characters, more than {MAX_LINE}")
+    missing = [w for w in words if not _has(first, w)]
+    if missing and "Traceback" not in stderr:
+        problems.append(f"line does not name {' / '.join(map(str, missing))}")
+    if log.exists() and log.read_text().strip():
+        ran = sorted({line.split()[0] for line in log.read_text().splitlines() if line})
+        problems.append(f"ran {', '.join(ran)}")
+    new_in_cache = sorted(set(_tree(watched_cache)) - set(cache_before))
+    if new_in_cache:
+        shown = ", ".join(new_in_cache[:4]) + (" ..." if len(new_in_cache) > 4 else "")
+        problems.append(f"wrote into the cache: {shown}")
+    result_files = [p for p in results.rglob("*") if p.is_file()]
+    if result_files:
+        problems.append(f"wrote results: {result_files[0].relative_to(results)}"
+                        + (" ..." if len(result_files) > 1 else ""))
+    left = _tree(scratch)
+    if left:
+        problems.append(f"left in TMPDIR: {', '.join(left[:3])}")
+    for name in case.unpacked:
+        found = list(tmp_path.rglob(name))
+        if found:
+            problems.append(f"unpacked {found[0].relative_to(tmp_path)}")
+    consoles = list(tmp_path.rglob("console.log"))
+    if consoles:
+        problems.append(f"a console.log: {consoles[0].relative_to(tmp_path)}")
+    if problems:
+        problems.append(f"stderr starts: {first[:200]!r}")
+    return problems
+
+
+def test_corpus_is_large_and_ids_unique():
+    ids = [case.id for case in CASES]
+    assert len(ids) >= 70
+    assert len(set(ids)) == len(ids)
+
+
+def test_base_scenario_and_topology_are_valid():
+    """Every scenario case breaks one thing of BASE: it must itself be valid."""
+    from harness.scenario import parse_scenario
+    from harness.topology import parse_topology
+    sc = parse_scenario(yaml.safe_load(BASE_YAML), "good.yaml", "")
+    assert sc.name == "base" and len(sc.expect) == 3
+    assert len(parse_topology(copy.deepcopy(TOPOLOGY), "topo.yaml").nodes) == 2
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_is_refused_in_one_line(case, tmp_path, fakebin):
+    problems = run_case(case, tmp_path, fakebin)
+    assert not problems, f"{case.id}: " + "; ".join(problems)
