@@ -59,9 +59,15 @@ def _not_a_dir(path: Path) -> Path:
     return existing if not existing.is_dir() else path
 
 
-def results_dir() -> Path:
+def check_results_dir() -> Path:
+    """Where run directories go ($DAMON_HARNESS_RESULTS or ./results), checked
+    (InputError naming the variable) but not created."""
     base = os.environ.get(RESULTS_VAR)
-    path = check_output_dir(base or "results", RESULTS_VAR if base else "results directory")
+    return check_output_dir(base or "results", RESULTS_VAR if base else "results directory")
+
+
+def results_dir() -> Path:
+    path = check_results_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 

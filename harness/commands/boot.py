@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 from harness.commands.vmargs import add_vm_arguments, kernel_from, topology_from
-from harness.image import guest_image
+from harness.image import guest_image, load_recipe, recipe_path
+from harness.paths import check_results_dir
 from harness.vm.machine import boot
 
 # What the guest sees of its NUMA layout and DAMON, when no command is given.
@@ -55,7 +56,11 @@ def positive_seconds(text: str) -> float:
 
 
 def _boot(args):
-    topology, kernel = topology_from(args), kernel_from(args)
+    # Every input is checked before the kernel is fetched or the image built.
+    topology = topology_from(args)
+    check_results_dir()
+    load_recipe(recipe_path(args.image))
+    kernel = kernel_from(args)
     return boot(topology, kernel=kernel, image=guest_image(args.image), accel=args.accel,
                 extra_cmdline=args.append)
 

@@ -1,11 +1,10 @@
 """`damon-harness build`: build (or find in the cache) a kernel from source."""
 
 import argparse
-
 import shutil
 
 from harness.kernel.build import DEFAULT, build_kernel, check_kernel_config
-from harness.paths import new_run_dir
+from harness.paths import check_results_dir, new_run_dir
 
 
 def register(subparsers) -> None:
@@ -52,6 +51,7 @@ def fragments_from(values) -> tuple:
 def run(args) -> int:
     fragments = fragments_from(args.config)
     if args.config_only:
+        check_results_dir()     # before minutes of fetching and configuring
         generated = check_kernel_config(source=args.source, patches=args.patches,
                                         fragments=fragments)
         kept = new_run_dir("config") / "config"

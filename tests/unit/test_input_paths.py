@@ -67,3 +67,26 @@ def test_cache_root_that_is_a_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DAMON_HARNESS_CACHE", str(tmp_path / "cache"))
     with pytest.raises(InputError, match="DAMON_HARNESS_CACHE: .*cache is in the cache's way"):
         cache_dir()
+
+
+def test_check_results_dir_creates_nothing(tmp_path, monkeypatch):
+    from harness.paths import check_results_dir
+    monkeypatch.setenv("DAMON_HARNESS_RESULTS", str(tmp_path / "r"))
+    assert check_results_dir() == tmp_path / "r" and not (tmp_path / "r").exists()
+
+
+def test_boot_checks_results_and_recipe_before_fetching_a_kernel(tmp_path, monkeypatch):
+    from harness.cli import make_parser
+    from harness.commands import boot as boot_cmd
+    monkeypatch.setattr(boot_cmd, "kernel_from", lambda args: pytest.fail("kernel fetched"))
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("DAMON_HARNESS_RESULTS", str(tmp_path / "file"))
+    args = make_parser().parse_args(["boot"])
+    args.guest_cmd = []
+    with pytest.raises(InputError, match="DAMON_HARNESS_RESULTS"):
+        args.func(args)
+    monkeypatch.setenv("DAMON_HARNESS_RESULTS", str(tmp_path / "r"))
+    args = make_parser().parse_args(["boot", "--image", str(tmp_path / "no-recipe")])
+    args.guest_cmd = []
+    with pytest.raises(InputError, match="--image: no such image recipe"):
+        args.func(args)
