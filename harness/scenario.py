@@ -152,7 +152,8 @@ class KernelFile:
         try:
             user_kernel(self.image, self.modules)
         except InputError as exc:
-            raise at.error(_reason(exc)) from None
+            where = "modules" if getattr(exc, "where", "") == "--modules" else "image"
+            raise (at / where).error(_reason(exc)) from None
 
 
 def _reason(exc: InputError) -> str:
@@ -415,7 +416,7 @@ def _age(raw, at: At, ctx) -> int:
         return U32_MAX
     if isinstance(raw, str):
         iv = ctx.lookup("intervals") or Intervals()
-        return min(U32_MAX, int(duration()(raw, at) * 1e6 // iv.aggr_us))
+        return integer(0, U32_MAX)(int(duration()(raw, at) * 1e6 // iv.aggr_us), at)
     return integer(0, U32_MAX)(raw, at)
 
 
