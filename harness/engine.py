@@ -136,7 +136,14 @@ class Run:
             text = self.vm.run(command, timeout=max(30.0, 5 * interval)).stdout
             t = (start + time.monotonic()) / 2 - t_on
             self._record(t, metrics.parse_sample(text, wanted, self.facts))
+            self._keep_raw(i, text)
         self.timings["sampling"] = time.monotonic() - t_on
+
+    def _keep_raw(self, i: int, text: str) -> None:
+        """The guest's own output of the first and the latest sample, so a
+        parser can be checked against what it really read."""
+        first, last = rundir.RAW_SAMPLES
+        (self.run_dir / (first if i == 0 else last)).write_text(text)
 
     def _run_step(self, index: int, step, t: float) -> None:
         command = step_command(step, self.sc, self.facts)

@@ -32,8 +32,10 @@ class InputError(HarnessError):
         self.message = message
 
 
-class SetupError(HarnessError):
-    """The host or a download/build step failed (not the kernel under test)."""
+class HostError(HarnessError):
+    """The host side failed: QEMU would not start, a download, a build tool or
+    a cache step broke. Not the kernel under test, and not a step inside the
+    guest (that is engine.GuestSetupError). Exit status 3."""
 
     exit_code = 3
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InputError, SetupError
+from harness.errors import InputError, HostError
 from harness.hashing import file_sha256
 from harness.cache import mark_used, publish
 from harness.paths import REPO_ROOT, cache_dir
@@ -188,11 +188,11 @@ def _run(cmd, what: str, log: Path = None) -> None:
     try:
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
     except FileNotFoundError:
-        raise SetupError(f"{what}: command not found (run scripts/setup.sh)") from None
+        raise HostError(f"{what}: command not found (run scripts/setup.sh)") from None
     finally:
         if log:
             out.close()
     if proc.returncode != 0:
         text = log.read_text() if log else proc.stdout
         tail = (text.strip().splitlines() or ["no output"])[-1]
-        raise SetupError(f"{what} failed ({proc.returncode}): {tail}")
+        raise HostError(f"{what} failed ({proc.returncode}): {tail}")

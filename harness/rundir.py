@@ -7,6 +7,8 @@ can be judged, compared and reported again without a boot.
                       DAMOS scheme directories
   samples.json        every sampled series with its unit
   steps.json          what each of the scenario's steps did and how it ended
+  raw-sample-first.txt, raw-sample-last.txt
+                      the guest's own output of the first and last sample
   result.json         verdict, checks with their numbers, timings
   vm.json, console.log, dmesg.txt, damon-tree.txt, guest-commands.log, ...
 
@@ -23,6 +25,7 @@ FACTS = "facts.json"
 SAMPLES = "samples.json"
 RESULT = "result.json"
 STEPS = "steps.json"
+RAW_SAMPLES = ("raw-sample-first.txt", "raw-sample-last.txt")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, List, Optional, Sequence
 
-from harness.errors import HarnessError, SetupError
+from harness.errors import HarnessError, HostError
 from harness.kernel import config as kconfig
 from harness.kernel import patches as kpatches
 from harness.kernel import source as ksource
@@ -354,7 +354,7 @@ def make_output(work: Path, obj: Path, target: str) -> str:
     proc = subprocess.run(_make_cmd(work, obj, "-s", target), capture_output=True,
                           text=True, env=make_env())
     if proc.returncode != 0:
-        raise SetupError(f"make {target} failed: {proc.stderr.strip()[-200:]}")
+        raise HostError(f"make {target} failed: {proc.stderr.strip()[-200:]}")
     return proc.stdout.strip()
 
 
@@ -362,7 +362,7 @@ def make_quiet(work: Path, obj: Path, *targets: str) -> None:
     proc = subprocess.run(_make_cmd(work, obj, "-s", *targets), capture_output=True,
                           text=True, env=make_env())
     if proc.returncode != 0:
-        raise SetupError(f"make {targets[0]} failed: {proc.stderr.strip()[-200:]}")
+        raise HostError(f"make {targets[0]} failed: {proc.stderr.strip()[-200:]}")
 
 
 def has_modules(config: Path) -> bool:

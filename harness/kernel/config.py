@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from harness.errors import InputError, SetupError
+from harness.errors import InputError, HostError
 from harness.paths import REPO_ROOT
 from harness.yamlfile import read_text_input
 
@@ -84,7 +84,7 @@ def _make(src: Path, objdir: Path, *targets: str, extra: Iterable[str] = ()) -> 
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise SetupError(f"make {' '.join(targets)} failed: {tail}")
+        raise HostError(f"make {' '.join(targets)} failed: {tail}")
 
 
 def generate(src: Path, objdir: Path, requested: Dict[str, str],

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from harness.errors import SetupError
+from harness.errors import HostError
 from harness.paths import cache_dir
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -50,7 +50,7 @@ def _apt(tool: str, *args: str, cwd: Path = None) -> str:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SetupError(f"{tool} {' '.join(args)} failed: {detail}")
+        raise HostError(f"{tool} {' '.join(args)} failed: {detail}")
     return proc.stdout
 
 
@@ -81,7 +81,7 @@ def candidate_version(package: str) -> str:
     for line in out.splitlines():
         if line.strip().startswith("Candidate:"):
             return line.split(":", 1)[1].strip()
-    raise SetupError(f"apt knows no package {package}")
+    raise HostError(f"apt knows no package {package}")
 
 
 def download(package: str, dest: Path) -> Path:
@@ -90,7 +90,7 @@ def download(package: str, dest: Path) -> Path:
     _apt("apt-get", "-q", "download", package, cwd=dest)
     debs = sorted(dest.glob(f"{package}_*.deb"))
     if not debs:
-        raise SetupError(f"apt-get download {package} produced no .deb")
+        raise HostError(f"apt-get download {package} produced no .deb")
     return debs[-1]
 
 
@@ -99,4 +99,4 @@ def unpack(deb: Path, dest: Path) -> None:
     proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SetupError(f"dpkg-deb -x {deb.name} failed: {proc.stderr.strip()}")
+        raise HostError(f"dpkg-deb -x {deb.name} failed: {proc.stderr.strip()}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Optional, Tuple
 
-from harness.errors import InputError, SetupError
+from harness.errors import InputError, HostError
 from harness.yamlfile import read_text_input
 
 _MBOX_FROM = re.compile(rb"^From \S+ .*$")
@@ -162,7 +162,7 @@ def _apply_plain(tree: Path, patch: Patch) -> None:
         raise_failure(patch, dry.stdout.decode(errors="replace") + dry.stderr.decode(errors="replace"))
     real = subprocess.run(base, input=patch.data, capture_output=True)
     if real.returncode != 0:
-        raise SetupError(f"patch {patch.name} passed --dry-run but failed to apply")
+        raise HostError(f"patch {patch.name} passed --dry-run but failed to apply")
 
 
 def _apply_git(tree: Path, patch: Patch) -> None:

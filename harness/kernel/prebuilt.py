@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from harness.errors import SetupError
+from harness.errors import HostError
 from harness.hashing import file_sha256
 from harness.kernel import debian
 from harness.kernel.artifact import Kernel, is_bzimage
@@ -28,7 +28,7 @@ def default_kernel() -> Kernel:
         debian.update()
         image_pkg = _image_package()
         version = debian.candidate_version(image_pkg)
-    except SetupError as exc:
+    except HostError as exc:
         cached = _newest_cached()
         if cached is None:
             raise
@@ -45,7 +45,7 @@ def _image_package() -> str:
     for dep in debian.dependencies(METAPACKAGE):
         if dep.startswith("linux-image-"):
             return dep
-    raise SetupError(f"{METAPACKAGE} depends on no linux-image package")
+    raise HostError(f"{METAPACKAGE} depends on no linux-image package")
 
 
 def _fetch(image_pkg: str, version: str, staging: Path) -> None:
@@ -77,22 +77,22 @@ def _release(root: Path) -> str:
     releases = [p.name for p in (root / "usr" / "lib" / "modules").iterdir()
                 if (p / "vmlinuz").exists()]
     if len(releases) != 1:
-        raise SetupError(f"expected one vmlinuz in the Debian packages, found {releases}")
+        raise HostError(f"expected one vmlinuz in the Debian packages, found {releases}")
     return releases[0]
 
 
 def _depmod(base: Path, release: str) -> None:
     proc = subprocess.run(["depmod", "-b", str(base), release], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SetupError(f"depmod failed: {proc.stderr.strip()}")
+        raise HostError(f"depmod failed: {proc.stderr.strip()}")
 
 
 def _check_kernel(vmlinuz: Path, config: str) -> None:
     if not is_bzimage(vmlinuz):
-        raise SetupError(f"{vmlinuz} is not an x86 bzImage")
+        raise HostError(f"{vmlinuz} is not an x86 bzImage")
     missing = [opt for opt in REQUIRED_CONFIG if f"\n{opt}=y" not in "\n" + config]
     if missing:
-        raise SetupError(f"Debian kernel lacks {', '.join(missing)}")
+        raise HostError(f"Debian kernel lacks {', '.join(missing)}")
 
 
 def _load(dest: Path) -> Kernel:

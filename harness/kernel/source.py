@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from harness.errors import InputError, SetupError
+from harness.errors import InputError, HostError
 from harness.cache import publish
 from harness.hashing import file_sha256
 from harness.kernel import debian
@@ -189,12 +189,12 @@ def debian_source(package: str) -> Source:
     try:
         debian.update()
         version = debian.candidate_version(package)
-    except SetupError:
+    except HostError:
         version = _newest_cached_version(package)
         if not version:
             raise
     if version in ("", "(none)"):
-        raise SetupError(f"Debian has no candidate for {package}")
+        raise HostError(f"Debian has no candidate for {package}")
     identity = f"debian:{package}={version}"
     tree = _cached_unpack(identity, lambda tmp: _unpack_debian(package, tmp))
     return Source("debian", identity, f"{package}={version}", tree, _slot_name(identity))
@@ -216,7 +216,7 @@ def _unpack_debian(package: str, tmp: Path) -> Path:
     debian.unpack(deb, tmp / "pkg")
     tarballs = sorted((tmp / "pkg" / "usr" / "src").glob("linux-source-*.tar.*"))
     if not tarballs:
-        raise SetupError(f"{deb.name} holds no linux-source tarball")
+        raise HostError(f"{deb.name} holds no linux-source tarball")
     tree = _extract(tarballs[0], tmp / "extract")
     shutil.rmtree(tmp / "deb")
     shutil.rmtree(tmp / "pkg")
@@ -239,7 +239,7 @@ def _extract(tarball: Path, dest: Path) -> Path:
     proc = subprocess.run(["tar", "-xf", str(tarball), "-C", str(dest)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SetupError(f"tar -xf {tarball.name} failed: {proc.stderr.strip()}")
+        raise HostError(f"tar -xf {tarball.name} failed: {proc.stderr.strip()}")
     entries = list(dest.iterdir())
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
 
@@ -300,7 +300,7 @@ def _git(repo: Path, *args: str, check: bool = True) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SetupError(f"git {args[0]} in {repo} failed: {detail}")
+        raise HostError(f"git {args[0]} in {repo} failed: {detail}")
     return proc.stdout
 
 
@@ -332,7 +332,7 @@ def _sync_rsync(tree: Path, work: Path) -> None:
     cmd = ["rsync", "-a", "--delete", *excludes, f"{tree}/", f"{work}/"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SetupError(f"rsync of {tree} failed: {proc.stderr.strip()[-300:]}")
+        raise HostError(f"rsync of {tree} failed: {proc.stderr.strip()[-300:]}")
 
 
 def _sync_git(source: Source, work: Path) -> None:
@@ -341,7 +341,7 @@ def _sync_git(source: Source, work: Path) -> None:
         proc = subprocess.run(["git", "clone", "-q", "--local", "--no-checkout",
                                str(source.tree), str(work)], capture_output=True, text=True)
         if proc.returncode != 0:
-            raise SetupError(f"git clone of {source.tree} failed: {proc.stderr.strip()}")
+            raise HostError(f"git clone of {source.tree} failed: {proc.stderr.strip()}")
     head = _git(source.tree, "rev-parse", "HEAD").strip()
     _git(work, "fetch", "-q", str(source.tree), head)
     _git(work, "am", "--abort", check=False)
@@ -352,4 +352,4 @@ def _sync_git(source: Source, work: Path) -> None:
         proc = subprocess.run(["git", "-C", str(work), "apply", "--binary", "-"],
                               input=dirty, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise SetupError(f"could not copy uncommitted changes: {proc.stderr.strip()}")
+            raise HostError(f"could not copy uncommitted changes: {proc.stderr.strip()}")

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-from harness.errors import SetupError
+from harness.errors import HostError
 from harness.guest.protocol import Guest
 from harness.guest.ssh import CommandFailed, CommandTimeout, SSHGuest
 from harness.image import GuestImage, guest_image
@@ -82,7 +82,7 @@ class VM(Guest):
                                "-b", str(self.image.path), str(overlay)],
                               capture_output=True, text=True)
         if proc.returncode != 0:
-            raise SetupError(f"qemu-img create failed: {proc.stderr.strip()}")
+            raise HostError(f"qemu-img create failed: {proc.stderr.strip()}")
         return overlay
 
     def wait_ready(self) -> float:

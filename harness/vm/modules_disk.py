@@ -4,7 +4,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from harness.errors import SetupError
+from harness.errors import HostError
 from harness.kernel.artifact import Kernel
 from harness.cache import mark_used, publish
 from harness.paths import cache_dir
@@ -39,9 +39,9 @@ def _tree_size(root: Path) -> int:
 def _mkfs(root: Path, image: Path, size_mb: int) -> None:
     for release in root.iterdir():
         if release.is_dir() and not (release / "modules.dep").exists():
-            raise SetupError(f"{release} has no modules.dep; run depmod -b on its tree")
+            raise HostError(f"{release} has no modules.dep; run depmod -b on its tree")
     proc = subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "hmods", "-d", str(root),
                            str(image), f"{size_mb}M"], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SetupError(f"mkfs.ext4 for modules failed: {proc.stderr.strip()}")
+        raise HostError(f"mkfs.ext4 for modules failed: {proc.stderr.strip()}")
 

@@ -7,7 +7,7 @@ import weakref
 
 import pexpect
 
-from harness.errors import SetupError
+from harness.errors import HostError
 
 _PR_SET_PDEATHSIG = 1
 _live = weakref.WeakSet()
@@ -25,7 +25,7 @@ def spawn_qemu(argv, **kwargs) -> pexpect.spawn:
         child = pexpect.spawn(argv[0], argv[1:], preexec_fn=_die_with_parent,
                               echo=False, **kwargs)
     except pexpect.ExceptionPexpect as exc:
-        raise SetupError(f"cannot start {argv[0]}: {exc} (run scripts/setup.sh)") from None
+        raise HostError(f"cannot start {argv[0]}: {exc} (run scripts/setup.sh)") from None
     with _lock:
         _live.add(child)
     return child

@@ -5,7 +5,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from harness.errors import SetupError
+from harness.errors import HostError
 from harness.cache import mark_used, publish
 from harness.paths import cache_dir
 
@@ -16,7 +16,7 @@ PROGRAMS = ("hotcold",)
 
 def source_path(name: str) -> Path:
     if name not in PROGRAMS:
-        raise SetupError(f"unknown workload program {name!r}")
+        raise HostError(f"unknown workload program {name!r}")
     return SOURCE_DIR / f"{name}.c"
 
 
@@ -39,8 +39,8 @@ def _compile(name: str, cc: str, binary: Path) -> None:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)
     except FileNotFoundError:
-        raise SetupError(f"{cc} not found; install gcc and libc6-dev") from None
+        raise HostError(f"{cc} not found; install gcc and libc6-dev") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        raise SetupError(f"building {name} failed: {last}")
+        raise HostError(f"building {name} failed: {last}")
     os.chmod(binary, 0o755)

@@ -108,14 +108,14 @@ def test_git_tree_copy_carries_uncommitted_changes(tmp_path):
 
 
 def test_debian_source_falls_back_to_cached_unpack_when_offline(tmp_path, monkeypatch):
-    from harness.errors import SetupError
+    from harness.errors import HostError
     from harness.paths import cache_dir
 
     def offline(*args, **kwargs):
-        raise SetupError("apt-get update failed: offline")
+        raise HostError("apt-get update failed: offline")
 
     monkeypatch.setattr(ks.debian, "update", offline)
-    with pytest.raises(SetupError, match="offline"):
+    with pytest.raises(HostError, match="offline"):
         ks.debian_source("linux-source-7.3")
     identity = "debian:linux-source-7.3=7.3.4-1"
     slot = cache_dir("sources") / ks._slot_name(identity)
