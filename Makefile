@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-unit bench-boot bench-build bench-suite
+.PHONY: setup run test test-unit bench-boot bench-build bench-suite bench-judge
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -23,3 +23,6 @@ bench-suite: setup
 
 bench-build: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/build_bench.py --fresh-cache
+
+bench-judge: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/judge_bench.py

@@ -166,3 +166,25 @@ def test_scenario_verdict():
     assert checks.scenario_verdict([good, good]) == PASS
     assert checks.scenario_verdict([good, bad]) == FAIL
     assert checks.scenario_verdict([bad, err]) == ERROR
+
+
+def test_stays_until_ends_the_window():
+    e = exp("stays", at_most=Quantity(1), until=10.0)
+    values = [0.0] * 6 + [5.0] * (len(T) - 6)        # breaks the bound after 10 s
+    assert checks.judge(e, Series(T, values)).verdict == PASS
+    e.stays.until = None
+    assert checks.judge(e, Series(T, values)).verdict == FAIL
+
+
+def test_steps_are_judged_by_exit_status_and_should():
+    from types import SimpleNamespace as NS
+    steps = [NS(name="ok", action="run", should="succeed"),
+             NS(name="refused", action="params", should="fail"),
+             NS(name="accepted bad input", action="params", should="fail"),
+             NS(name="never ran", action="run", should="succeed")]
+    outcomes = [{"index": 0, "t": 1.0, "exit_code": 0},
+                {"index": 1, "t": 2.0, "exit_code": 1, "output": "Invalid argument"},
+                {"index": 2, "t": 2.0, "exit_code": 0}]
+    results = checks.judge_steps(NS(steps=steps), outcomes)
+    assert [r.verdict for r in results] == [PASS, PASS, FAIL, ERROR]
+    assert "Invalid argument" in results[1].summary

@@ -222,3 +222,53 @@ def test_roundtrip_through_yaml_text(tmp_path):
     path.write_text(yaml.safe_dump(BASE))
     sc = load_scenario(path)
     assert sc.name == "ok" and sc.path == str(path)
+
+
+def _module_scenario(r):
+    r["damon"] = {"module": {"name": "damon_hugepage", "workloads": ["w"]}}
+    r["sample"]["metrics"].pop("st")
+
+
+@pytest.mark.parametrize("steps, where, words", [
+    ([{"at": "5s", "params": {"monitored_pids": "{pid:nope}"}}],
+     "t.yaml: steps[0].params.monitored_pids", "unknown workload 'nope'"),
+    ([{"at": "50s", "run": "true"}], "t.yaml: steps[0].at", "longer than sample.duration"),
+    ([{"at": "1s", "run": "true", "kill": "w"}], "t.yaml: steps[0]", "exactly one of"),
+    ([{"at": "1s"}], "t.yaml: steps[0]", "exactly one of"),
+    ([{"at": "1s", "run": "a", "name": "x"}, {"at": "2s", "run": "b", "name": "x"}],
+     "t.yaml: steps[1].name", "used twice"),
+    ([{"at": "1s", "run": "true", "should": "maybe"}], "t.yaml: steps[0].should",
+     "not one of"),
+])
+def test_bad_steps(steps, where, words):
+    message = error_of(lambda r: (_module_scenario(r), r.update(steps=steps)))
+    assert where in message and words in message
+
+
+def test_module_params_steps_need_a_module():
+    message = error_of(lambda r: r.update(steps=[{"at": 1, "params": {"x": "1"}}]))
+    assert "t.yaml: steps[0].params" in message and "needs damon.module" in message
+
+
+def test_steps_parse_with_pid_references():
+    sc = parse(lambda r: (_module_scenario(r), r.update(steps=[
+        {"at": "2s", "params": {"monitored_pids": "{pid:w}", "commit_inputs": "Y"}},
+        {"at": 3, "kill": "w", "should": "succeed"}])))
+    assert [s.action for s in sc.steps] == ["params", "kill"]
+    assert sc.steps[0].name == "params at 2 s"
+    from harness.scenario import with_pids
+    assert with_pids(sc.steps[0].params["monitored_pids"], {"w": 42}) == "42"
+
+
+def test_stays_until_must_not_precede_after():
+    message = error_of(lambda r: r["expect"][1]["stays"].update(after="20s", until="10s"))
+    assert "t.yaml: expect[1].stays.until" in message and "before after" in message
+
+
+@pytest.mark.parametrize("value, words", [
+    ("150%", "outside 0..100 %"), ("-10%", "outside 0..100 %"), ("nan%", "outside"),
+    (float("nan"), "finite"), (float("inf"), "finite"), ("lots", "not a size"),
+])
+def test_bounds_refuse_out_of_range_percentages_and_non_finite_numbers(value, words):
+    message = error_of(lambda r: r["expect"][0]["reaches"].update(at_least=value))
+    assert "t.yaml: expect[0].reaches.at_least" in message and words in message
