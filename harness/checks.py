@@ -137,10 +137,10 @@ def judge_scenario(sc, series: Dict[str, Series], facts: RunFacts,
                    steps: Sequence[dict] = ()) -> List[CheckResult]:
     """Every step and expectation of scenario `sc`, judged on what the run
     recorded: the steps' outcomes and the sampled series."""
-    return judge_steps(sc, steps) + [
-        judge(e, series.get(e.metric, Series([], [])),
-              sc.reference(sc.sample.metrics[e.metric], facts))
-        for e in sc.expect]
+    step_times = {o["name"]: (o["t"], o.get("t_end", o["t"])) for o in steps}
+    return [judge(e, series.get(e.metric, Series([], [])),
+                  sc.reference(sc.sample.metrics[e.metric], facts), step_times)
+            for e in sc.expect] + judge_steps(sc, steps)
 
 
 def judge_steps(sc, outcomes: Sequence[dict]) -> List[CheckResult]:
@@ -163,7 +163,8 @@ def _step_check(step, outcome: Optional[dict]) -> CheckResult:
                        numbers={"exit_code": outcome["exit_code"], "t": outcome["t"]})
 
 
-def judge(e, series: Series, reference: Optional[float] = None) -> CheckResult:
+def judge(e, series: Series, reference: Optional[float] = None,
+          step_times: Optional[Dict[str, tuple]] = None) -> CheckResult:
     """Judge one expectation. `reference` is what its percentages refer to."""
     pairs = _clean(series, e.delta)
     if not pairs:
@@ -173,7 +174,7 @@ def judge(e, series: Series, reference: Optional[float] = None) -> CheckResult:
         return _error(e, f"{missing} of {len(series.values)} samples were unreadable")
     times, values = [p[0] for p in pairs], [p[1] for p in pairs]
     try:
-        result = _dispatch(e, times, values, reference)
+        result = _dispatch(e, times, values, reference, step_times or {})
     except ValueError as exc:
         return _error(e, str(exc))
     result.name, result.metric, result.should = e.name, e.metric, e.should
@@ -185,7 +186,7 @@ def _bound(rule, reference: Optional[float]):
     return getattr(rule, direction).resolve(reference), direction
 
 
-def _dispatch(e, times, values, reference) -> CheckResult:
+def _dispatch(e, times, values, reference, step_times) -> CheckResult:
     rule = e.rule
     if e.kind == "converges":
         target = rule.target.resolve(reference)
@@ -195,5 +196,22 @@ def _dispatch(e, times, values, reference) -> CheckResult:
     bound, direction = _bound(rule, reference)
     if e.kind == "reaches":
         return reaches(times, values, bound, direction, rule.within)
+    after, until = _stays_window(rule, step_times)
+    return stays(times, values, bound, direction, after, until)
+
+
+def _stays_window(rule, step_times) -> tuple:
+    """[after, until] in seconds, narrowed by the steps it names: after the
+    end of after_step, before the start of until_step."""
+    after = rule.after
     until = math.inf if rule.until is None else rule.until
-    return stays(times, values, bound, direction, rule.after, until)
+    for name, pick in ((rule.after_step, 1), (rule.until_step, 0)):
+        if name is None:
+            continue
+        if name not in step_times:
+            raise ValueError(f"step {name!r} never ran")
+        if pick:
+            after = max(after, step_times[name][1])
+        else:
+            until = min(until, step_times[name][0])
+    return after, until

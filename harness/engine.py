@@ -147,11 +147,13 @@ class Run:
 
     def _run_step(self, index: int, step, t: float) -> None:
         command = step_command(step, self.sc, self.facts)
+        started = time.monotonic()
         result = self.vm.run(command, timeout=SETUP_TIMEOUT_S)
+        t_end = t + time.monotonic() - started
         self.log.append(f"$ {command}\n{result.stdout}{result.stderr}[exit {result.exit_code}]")
         lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
         self.steps.append({"index": index, "name": step.name, "at": step.at,
-                           "t": round(t, 3), "command": command,
+                           "t": round(t, 3), "t_end": round(t_end, 3), "command": command,
                            "exit_code": result.exit_code,
                            "output": lines[-1][:200] if lines else ""})
 

@@ -735,14 +735,25 @@ class Reaches:
         _one_bound(self, at)
 
 
+def _step_ref(raw, at: At, ctx) -> str:
+    names = [step.name for step in ctx.lookup("steps", [])]
+    if not isinstance(raw, str) or raw not in names:
+        raise at.error(f"unknown step {shown(raw)} (steps has: {', '.join(names) or 'none'})")
+    return raw
+
+
 @dataclass
 class Stays:
-    """Every sample from `after` s to `until` s (default: the end) meets the bound."""
+    """Every sample from `after` s to `until` s (default: the end) meets the
+    bound. after_step / until_step narrow the window to after a step ended /
+    before it began, at the times the run really did them."""
     at_least: Optional[Quantity] = key(quantity)
     at_most: Optional[Quantity] = key(quantity)
     delta: bool = key(boolean, default=False)
     after: float = key(_window, default=0.0)
     until: Optional[float] = key(_window)
+    after_step: Optional[str] = key(_step_ref)
+    until_step: Optional[str] = key(_step_ref)
 
     def validate(self, at: At, ctx) -> None:
         _one_bound(self, at)
