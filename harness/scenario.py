@@ -19,7 +19,7 @@ from harness import schema
 from harness.errors import InputError
 from harness.metrics import Metric, RunFacts, read_metric, reference_size
 from harness.schema import (U32_MAX, U64_MAX, At, boolean, choice, duration, integer, key,
-                            list_of, map_of, model, name, node, number, read, ref, shown, size,
+                            list_of, map_of, model, name, node, number, read, shown, size,
                             string_map, text)
 from harness.topology import Topology, load_topology, parse_cpu_list, parse_topology
 from harness.yamlfile import load_yaml
