@@ -641,6 +641,15 @@ class Sampling:
         return int(self.duration / self.interval + 1e-9) + 1
 
 
+def _window(raw, at: At, ctx) -> float:
+    """A time inside the sampling: at most sample.duration."""
+    seconds = duration()(raw, at)
+    total = ctx.extra["sample"].duration
+    if seconds > total:
+        raise at.error(f"{seconds:g} s is longer than sample.duration ({total:g} s)")
+    return seconds
+
+
 # --------------------------------------------------------------------- steps
 
 _PID_REF = re.compile(r"\{pid:([^}]*)\}")
@@ -675,7 +684,7 @@ class Step:
     module parameters written, sysfs/procfs files written, a shell command
     run, or a workload killed. Whether it succeeded is judged like an
     expectation: `should: fail` for input the kernel must refuse."""
-    at: float = key(lambda raw, where, ctx: _window(raw, where, ctx), required=True)
+    at: float = key(_window, required=True)
     params: Dict[str, str] = key(_step_writes(r"^[a-z0-9_]+$"), factory=dict)
     write: Dict[str, str] = key(_step_writes(r"^/(sys|proc)/[\w./-]+$"), factory=dict)
     run: Optional[str] = key(_step_text)
@@ -708,15 +717,6 @@ def _steps(raw, at: At, ctx) -> List[Step]:
 
 
 # -------------------------------------------------------------- expectations
-
-def _window(raw, at: At, ctx) -> float:
-    """A time inside the sampling: at most sample.duration."""
-    seconds = duration()(raw, at)
-    total = ctx.extra["sample"].duration
-    if seconds > total:
-        raise at.error(f"{seconds:g} s is longer than sample.duration ({total:g} s)")
-    return seconds
-
 
 def _one_bound(rule, at: At) -> None:
     if (rule.at_least is None) == (rule.at_most is None):
@@ -846,7 +846,7 @@ class Scenario:
     workloads: Dict[str, Workload] = key(_workloads, required=True)
     damon: DamonSetup = key(model(DamonSetup), required=True)
     sample: Sampling = key(model(Sampling), required=True)
-    steps: List[Step] = key(lambda raw, at, ctx: _steps(raw, at, ctx), factory=list)
+    steps: List[Step] = key(_steps, factory=list)
     expect: List[Expectation] = key(_expectations, required=True)
     path: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)
