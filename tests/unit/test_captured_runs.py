@@ -45,3 +45,16 @@ def test_edited_expectations_judge_the_same_samples_differently(tmp_path):
                         "within: 1s}\n")
     result, _ = judge.judge_dir(run, stricter)
     assert [c.verdict for c in result.checks] == ["FAIL"]
+
+
+def test_the_judge_command_on_captured_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from harness.paths import REPO_ROOT
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), DAMON_HARNESS_CACHE=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "harness", "judge", *map(str, RUNS)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("same verdicts and numbers as the run") == len(RUNS)
+    assert not list(tmp_path.iterdir())          # judging writes nothing into a cache
