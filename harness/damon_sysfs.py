@@ -231,16 +231,28 @@ def disable_others_script() -> str:
 
 
 def node_ranges_command(nodes: List[int]) -> str:
-    """Prints 'block_size HEX' and one 'node N block M' line per memory block."""
+    """Prints each node's physical memory: 'block_size HEX' and one 'node N
+    block M' line per memory block where the kernel has memory-block sysfs
+    (CONFIG_MEMORY_HOTPLUG, as Debian's does); else the kernel's own boot
+    line 'Initmem setup node N [mem START-END]' for each node."""
     ids = " ".join(str(n) for n in nodes)
-    return ("echo block_size $(cat /sys/devices/system/memory/block_size_bytes); "
-            f"for n in {ids}; do for m in /sys/devices/system/node/node$n/memory[0-9]*; do "
-            "[ -e \"$m\" ] && echo node $n block ${m##*memory}; done; done")
+    blocks = ("echo block_size $(cat /sys/devices/system/memory/block_size_bytes); "
+              f"for n in {ids}; do for m in /sys/devices/system/node/node$n/memory[0-9]*; do "
+              "[ -e \"$m\" ] && echo node $n block ${m##*memory}; done; done")
+    spans = "dmesg | grep -o 'Initmem setup node [0-9]* \\[mem [^]]*\\]'"
+    return (f"if [ -r /sys/devices/system/memory/block_size_bytes ]; then {blocks}; "
+            f"else {spans}; fi")
+
+
+_INITMEM = re.compile(r"Initmem setup node (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 
 
 def parse_node_ranges(text: str) -> Dict[int, List[Tuple[int, int]]]:
-    """node_ranges_command's output -> {nid: [(start, end), ...]} with
-    adjacent blocks merged."""
+    """node_ranges_command's output -> {nid: [(start, end), ...]}: memory
+    blocks with adjacent ones merged, or each node's boot-time span."""
+    spans = {int(n): [(int(a, 16), int(b, 16) + 1)] for n, a, b in _INITMEM.findall(text)}
+    if spans:
+        return spans
     block_size, blocks = 0, {}
     for line in text.splitlines():
         parts = line.split()
@@ -249,7 +261,8 @@ def parse_node_ranges(text: str) -> Dict[int, List[Tuple[int, int]]]:
         elif len(parts) == 4 and parts[0] == "node" and parts[2] == "block":
             blocks.setdefault(int(parts[1]), []).append(int(parts[3]))
     if not block_size:
-        raise ValueError("no memory block size in the output")
+        raise ValueError("neither memory blocks nor 'Initmem setup node' boot lines "
+                         "in the output")
     return {nid: _merge(sorted(ids), block_size) for nid, ids in blocks.items()}
 
 

@@ -115,8 +115,17 @@ class Run:
                         for t in c.targets for n in t.nodes})
         if not nodes:
             return {}
-        text = self.sh(damon_sysfs.node_ranges_command(nodes), "reading node memory blocks")
-        return damon_sysfs.parse_node_ranges(text)
+        text = self.sh(damon_sysfs.node_ranges_command(nodes),
+                       "finding the nodes' physical memory ranges")
+        try:
+            ranges = damon_sysfs.parse_node_ranges(text)
+        except ValueError as exc:
+            raise GuestSetupError(f"finding the nodes' physical memory ranges: {exc}") \
+                from None
+        missing = [n for n in nodes if not ranges.get(n)]
+        if missing:
+            raise GuestSetupError(f"node {missing[0]} has no physical memory range")
+        return ranges
 
     # -- sampling ------------------------------------------------------------
     def sample(self) -> None:

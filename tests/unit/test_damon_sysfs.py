@@ -123,6 +123,15 @@ def test_node_ranges_parse_and_merge():
         ds.parse_node_ranges("node 0 block 1\n")
 
 
+def test_node_ranges_without_memory_blocks_come_from_the_boot_lines():
+    """A kernel without MEMORY_HOTPLUG has no memory-block sysfs; these
+    lines are from a 7.3 built with the default fragments, on two 1 GiB nodes."""
+    text = ("Initmem setup node 0 [mem 0x0000000000001000-0x000000003fffffff]\n"
+            "Initmem setup node 1 [mem 0x0000000040000000-0x000000007ffd6fff]\n")
+    assert ds.parse_node_ranges(text) == {0: [(0x1000, 0x40000000)],
+                                          1: [(0x40000000, 0x7ffd7000)]}
+
+
 def test_script_writes_in_order_and_stops_at_failure(tmp_path):
     ok = tmp_path / "a"
     missing = tmp_path / "no" / "b"
