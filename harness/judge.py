@@ -7,6 +7,7 @@ facts.json. `expect_file` replaces the expectations: a scenario or a file
 holding just `expect:`.
 """
 
+import json
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -24,7 +25,6 @@ def run_dirs(path: Path) -> List[Path]:
     if not path.is_dir():
         raise InputError(str(path), "no such run directory")
     if (path / "summary.json").is_file() and not (path / rundir.SAMPLES).exists():
-        import json
         try:
             listed = [s.get("run_dir") for s in
                       json.loads((path / "summary.json").read_text())["scenarios"]]

@@ -139,7 +139,7 @@ class KernelBuild:
             try:
                 validate_build_inputs(*args)
             except InputError as exc:
-                raise (at / name_).error(_reason(exc)) from None
+                raise (at / name_).error(exc.message) from None
 
 
 @dataclass
@@ -153,14 +153,7 @@ class KernelFile:
             user_kernel(self.image, self.modules)
         except InputError as exc:
             where = "modules" if getattr(exc, "where", "") == "--modules" else "image"
-            raise (at / where).error(_reason(exc)) from None
-
-
-def _reason(exc: InputError) -> str:
-    """An InputError's message without its own 'where: ' prefix."""
-    message = str(exc)
-    prefix = f"{exc.where}: " if getattr(exc, "where", "") else ""
-    return message[len(prefix):] if message.startswith(prefix) else message
+            raise (at / where).error(exc.message) from None
 
 
 def _kernel(raw, at: At, ctx) -> KernelSpec:

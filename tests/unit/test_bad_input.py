@@ -25,6 +25,7 @@ import io
 import os
 import re
 import resource
+import shutil
 import stat
 import subprocess
 import sys
@@ -287,6 +288,7 @@ def inline_topology(path: str) -> Tuple[str, str]:
 
 
 GOOD = {"good.yaml": BASE_YAML}
+CAPTURED_RUN = Path(__file__).resolve().parent.parent / "data" / "runs" / "collapse"
 
 CASES: List[Case] = [
     # -------------------------------------------- scenarios: a list for a name
@@ -465,6 +467,31 @@ CASES: List[Case] = [
     Case("judge-not-a-run-dir", ["judge", "{d}/notarun"],
          {"notarun": lambda p: (p.mkdir(), (p / "notes.txt").write_text("hello\n"))}, {},
          ["notarun"]),
+    Case("judge-expect-missing", ["judge", "/nonexistent-run-dir", "--expect",
+                                  "/nonexistent/expect.yaml"], {}, {}, ["--expect"]),
+    Case("judge-expect-without-expect", ["judge", "{d}/run", "--expect", "{d}/noexpect.yaml"],
+         {"run": lambda p: shutil.copytree(CAPTURED_RUN, p),
+          "noexpect.yaml": "name: x\n"}, {}, ["noexpect.yaml", "expect"]),
+    # ------------------------------------------- scenarios: steps and new keys
+    scenario("step-pid-of-unknown-workload",
+             {"steps": [{"at": "5s", "run": "kill {pid:nope}"}]}, "steps[0].run"),
+    scenario("step-after-the-sampling", {"steps": [{"at": "500s", "run": "true"}]},
+             "steps[0].at"),
+    scenario("step-params-without-module", {"steps": [{"at": 1, "params": {"x": "1"}}]},
+             "steps[0].params"),
+    scenario("step-two-actions", {"steps": [{"at": 1, "run": "true", "kill": "toucher"}]},
+             "steps[0]"),
+    scenario("stays-after-unknown-step", {"expect[1].stays.after_step": "nope"},
+             "expect[1].stays.after_step"),
+    scenario("stays-until-before-after",
+             {"expect[1].stays.after": "20s", "expect[1].stays.until": "10s"},
+             "expect[1].stays.until"),
+    scenario("guest-module-not-a-name", {"guest.modules": ["no such; module"]},
+             "guest.modules[0]"),
+    scenario("metric-tasks-list", {"sample.metrics.kd": {"tasks": ["kdamond"]}},
+             "sample.metrics.kd.tasks"),
+    scenario("metric-kmemleak-number", {"sample.metrics.kl": {"kmemleak": 5}},
+             "sample.metrics.kl.kmemleak"),
     # ---------------------------------------------------- environment variables
     Case("env-max-guest-memory-not-size", ["boot", "--node", "mem=1G,cpus=0"], {},
          {"DAMON_HARNESS_MAX_GUEST_MEMORY": "lots"}, ["DAMON_HARNESS_MAX_GUEST_MEMORY"]),
