@@ -55,6 +55,22 @@ def is_bzimage(path: Path) -> bool:
     return header[BZIMAGE_MAGIC_AT:] == BZIMAGE_MAGIC
 
 
+def kernel_version_string(path: Path) -> str:
+    """The bzImage's version string ("7.3.4 (user@host) #1 ..."), or "".
+
+    The setup header holds its offset, less 0x200, at 0x20E (x86 boot protocol).
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0x20E)
+            offset = int.from_bytes(handle.read(2), "little") + 0x200
+            handle.seek(offset)
+            raw = handle.read(256)
+    except OSError:
+        return ""
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
 def _modules_root(path: Path):
     """Accept .../lib/modules or .../lib/modules/<release>; return (root, release)."""
     if not path.is_dir():

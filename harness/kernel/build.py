@@ -54,6 +54,9 @@ class Request:
     patches: Sequence[str] = ()
     fragments: Sequence[str] = DEFAULT
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Fragments inside the (patched) source tree, merged after `fragments`:
+    # a selftest directory's own `config`, which a patch may change.
+    tree_fragments: Sequence[str] = ()
 
 
 def build_kernel(source: Optional[str] = None, patches: Iterable[str] = (),
@@ -135,7 +138,7 @@ class Builder:
 
     def request_key(self) -> str:
         return _sha(LAYOUT_VERSION, self.src.identity, kpatches.digest(self.patches),
-                    kconfig.render(self.requested))[:24]
+                    kconfig.render(self.requested), *self.req.tree_fragments)[:24]
 
     def request_hit(self) -> Optional[Path]:
         link = cache_dir("kernels", "requests") / self.request_key()
@@ -200,14 +203,23 @@ class Builder:
         os.replace(tmp, path)
 
     def check_config(self) -> Path:
+        return self.with_tree(self.generate_verified)
+
+    def with_tree(self, use):
+        """use(work copy), with the work copy patched for this request and locked."""
         with self.locked():
-            return self.generate_verified(self.prepare_tree())
+            return use(self.prepare_tree())
+
+    def all_fragments(self, work: Path) -> List[Path]:
+        return self.fragment_paths + [work / f for f in self.req.tree_fragments]
 
     def generate_verified(self, work: Path) -> Path:
         """The config, generated in a scratch tree; every requested option holds."""
-        self.say("configuring: allnoconfig + " + " ".join(p.name for p in self.fragment_paths))
-        generated = kconfig.generate(work, self.slot / "cfg", self.requested, make_args())
-        kconfig.verify(work, self.requested, generated)
+        fragments = self.all_fragments(work)
+        self.say("configuring: allnoconfig + " + " ".join(p.name for p in fragments))
+        requested = kconfig.merge(fragments)
+        generated = kconfig.generate(work, self.slot / "cfg", requested, make_args())
+        kconfig.verify(work, requested, generated)
         return generated
 
     def configure(self, work: Path) -> Path:
@@ -237,20 +249,25 @@ class Builder:
         shutil.copyfile(obj / "arch/x86/boot/bzImage", dest / "bzImage")
         for name in (".config", "System.map"):
             shutil.copyfile(obj / name, dest / name.lstrip("."))
+        if kconfig.option_set(obj / ".config", "CONFIG_DEBUG_INFO"):
+            # Debuggers in the guest (drgn) need the image's symbols and types;
+            # compressed, they are a third of the size to copy into a guest.
+            compress_debug_info(obj / "vmlinux", dest / "vmlinux")
         release = make_output(work, obj, "kernelrelease")
         if has_modules(obj / ".config"):
             make_quiet(work, obj, "modules_install", "INSTALL_MOD_STRIP=1",
                        f"INSTALL_MOD_PATH={dest / 'modroot'}")
-        meta = self.metadata(release, duration, make_output(work, obj, "kernelversion"))
+        meta = self.metadata(work, release, duration, make_output(work, obj, "kernelversion"))
         (dest / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
 
-    def metadata(self, release: str, duration: float, version: str) -> dict:
+    def metadata(self, work: Path, release: str, duration: float, version: str) -> dict:
         return {
             "source": {"kind": self.src.kind, "identity": self.src.identity,
                        "origin": self.src.origin, "version": version},
             "release": release,
             "patches": [p.describe() for p in self.patches],
-            "fragments": [{"path": str(p), "sha256": _file_sha(p)} for p in self.fragment_paths],
+            "fragments": [{"path": str(p), "sha256": _file_sha(p)}
+                          for p in self.all_fragments(work)],
             "compiler": compiler_version(),
             "jobs": self.req.jobs,
             "duration_s": round(duration, 1),
@@ -363,6 +380,13 @@ def make_quiet(work: Path, obj: Path, *targets: str) -> None:
                           text=True, env=make_env())
     if proc.returncode != 0:
         raise HostError(f"make {targets[0]} failed: {proc.stderr.strip()[-200:]}")
+
+
+def compress_debug_info(vmlinux: Path, dest: Path) -> None:
+    proc = subprocess.run(["objcopy", "--compress-debug-sections=zlib", str(vmlinux),
+                           str(dest)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HostError(f"objcopy of vmlinux failed: {proc.stderr.strip()[-200:]}")
 
 
 def has_modules(config: Path) -> bool:

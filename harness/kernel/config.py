@@ -50,6 +50,15 @@ def parse(text: str, where: str = "", strict: bool = True) -> Dict[str, str]:
     return options
 
 
+def read_config(path: Path) -> Dict[str, str]:
+    """A built kernel's .config."""
+    return parse(path.read_text(errors="replace"), str(path), strict=False)
+
+
+def option_set(config: Path, name: str) -> bool:
+    return read_config(config).get(name, "n") in ("y", "m")
+
+
 def merge(fragments: Iterable[Path]) -> Dict[str, str]:
     """Options of all fragments in order; a later fragment overrides."""
     merged: Dict[str, str] = {}

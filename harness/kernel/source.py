@@ -211,6 +211,16 @@ def _newest_cached_version(package: str) -> Optional[str]:
     return max(found)[1] if found else None
 
 
+def cached_debian_tree(package: str = DEFAULT_PACKAGE) -> Optional[Path]:
+    """The newest cached unpack of Debian's package, or None; creates nothing."""
+    from harness.paths import cache_root
+    found = []
+    for stamp in (cache_root() / "sources").glob("*/identity"):
+        if stamp.read_text().startswith(f"debian:{package}=") and (stamp.parent / "tree").is_dir():
+            found.append((stamp.stat().st_mtime, stamp.parent / "tree"))
+    return max(found)[1] if found else None
+
+
 def _unpack_debian(package: str, tmp: Path) -> Path:
     deb = debian.download(package, tmp / "deb")
     debian.unpack(deb, tmp / "pkg")
