@@ -28,7 +28,9 @@ PARTITION_OFFSET = 1 << 20
 MIN_IMAGE_SIZE = 64 << 20
 MAX_IMAGE_SIZE = 1 << 40    # well below the MBR's 2 TiB partition limit
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
-_RECIPE_KEYS = {"name", "suite", "mirror", "variant", "packages", "size", "overlay"}
+_RECIPE_KEYS = {"name", "suite", "mirror", "variant", "packages", "size", "overlay", "pip"}
+_PIP_KEYS = {"python", "packages"}
+_PYTHON_VERSION = re.compile(r"^3\.[0-9]{1,2}$")
 
 
 @dataclass
@@ -68,7 +70,26 @@ def load_recipe(path: Path) -> dict:
         raise InputError(f"{path}: name", f"{recipe['name']!r} is not a name (letters, digits, "
                                           "., _ and -, not starting with .)")
     recipe["size_bytes"] = _image_size(recipe.get("size", "1G"), f"{path}: size")
+    if "pip" in recipe:
+        _check_pip(recipe["pip"], f"{path}: pip")
     return recipe
+
+
+def _check_pip(pip, where: str) -> None:
+    """pip: {python: "3.11", packages: [NAME==VERSION, ...]}: binary wheels for
+    the guest's Python, for what the suite's Debian release does not package."""
+    if not isinstance(pip, dict):
+        raise InputError(where, "must be a mapping with python and packages")
+    for key in pip:
+        if key not in _PIP_KEYS:
+            raise InputError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(_PIP_KEYS))})")
+    if not isinstance(pip.get("python"), str) or not _PYTHON_VERSION.match(pip["python"]):
+        raise InputError(f"{where}.python", "is required: the guest's Python as 3.N, e.g. '3.11'")
+    packages = pip.get("packages")
+    if (not isinstance(packages, list) or not packages
+            or not all(isinstance(p, str) and "==" in p for p in packages)):
+        raise InputError(f"{where}.packages", "must be a list of pinned requirements, "
+                                              "e.g. [drgn==0.3.0]")
 
 
 def _image_size(raw, where: str) -> int:
@@ -121,6 +142,8 @@ def _build(path: Path, recipe: dict, digest: str, staging: Path) -> None:
     _debootstrap(recipe, rootfs, staging / "debootstrap.log")
     _make_key(staging / "id_ed25519")
     _configure(rootfs, path, recipe, staging / "id_ed25519.pub")
+    if recipe.get("pip"):
+        _pip_install(recipe["pip"], rootfs, staging / "pip.log")
     image = staging / "rootfs.img"
     _write_mbr(image, recipe["size_bytes"], disk_signature(digest))
     _run(["mkfs.ext4", "-q", "-F", "-L", "hroot", "-E", f"offset={PARTITION_OFFSET}",
@@ -128,7 +151,7 @@ def _build(path: Path, recipe: dict, digest: str, staging: Path) -> None:
     shutil.rmtree(rootfs)
     os.chmod(image, 0o444)
     meta = {"recipe": str(path), "digest": digest, "suite": recipe["suite"],
-            "packages": recipe.get("packages", []),
+            "packages": recipe.get("packages", []), "pip": recipe.get("pip", {}),
             "build_seconds": round(time.monotonic() - start, 1),
             "sha256": file_sha256(image)}
     (staging / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -181,6 +204,33 @@ def _configure(rootfs: Path, path: Path, recipe: dict, pubkey: Path) -> None:
     overlay = _overlay_dir(path, recipe)
     if overlay:
         shutil.copytree(overlay, rootfs, dirs_exist_ok=True, symlinks=True)
+
+
+def _pip_install(pip: dict, rootfs: Path, log: Path) -> None:
+    """Install pinned wheels for the guest's Python into its site directory,
+    from the host (the guest has no network while the image is built)."""
+    version = pip["python"]
+    site = rootfs / "usr" / "local" / "lib" / f"python{version}" / "dist-packages"
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+          "--only-binary=:all:", "--python-version", version,
+          "--platform", "manylinux2014_x86_64", "--target", str(site), *pip["packages"]],
+         "pip install (image)", log)
+    scripts = site / "bin"
+    if scripts.is_dir():
+        for script in scripts.iterdir():
+            _install_guest_script(script, rootfs / "usr" / "local" / "bin")
+        shutil.rmtree(scripts)
+
+
+def _install_guest_script(script: Path, bin_dir: Path) -> None:
+    # pip wrote the host's interpreter into the entry point's first line.
+    lines = script.read_text().splitlines(keepends=True)
+    if lines and lines[0].startswith("#!"):
+        lines[0] = "#!/usr/bin/python3\n"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    target = bin_dir / script.name
+    target.write_text("".join(lines))
+    os.chmod(target, 0o755)
 
 
 def _run(cmd, what: str, log: Path = None) -> None:
