@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-unit bench-boot bench-build bench-suite bench-judge
+.PHONY: setup run test test-unit bench-boot bench-build bench-suite bench-judge bench-selftests
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -26,3 +26,6 @@ bench-build: setup
 
 bench-judge: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/judge_bench.py
+
+bench-selftests: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/selftests_bench.py

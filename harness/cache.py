@@ -27,6 +27,7 @@ PRUNABLE = {
     "images": "images/*",
     "modules-disks": "modules-disks/*",
     "workloads": "workloads/*",
+    "selftests": "selftests/*",
     "build-trees": "work/*",
     "venvs": "venv-*",
 }

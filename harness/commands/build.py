@@ -39,13 +39,13 @@ def _positive(text: str) -> int:
     return value
 
 
-def fragments_from(values) -> tuple:
+def fragments_from(values, defaults=DEFAULT) -> tuple:
     """--config values: none = defaults; +NAME entries are added to the defaults."""
     if not values:
-        return tuple(DEFAULT)
+        return tuple(defaults)
     added = [v[1:] for v in values if v.startswith("+")]
     plain = [v for v in values if not v.startswith("+")]
-    return tuple((plain or list(DEFAULT)) + added)
+    return tuple((plain or list(defaults)) + added)
 
 
 def run(args) -> int:

@@ -21,6 +21,8 @@ CONFIG_SETS = {
                                    "debug.config")),
     "hugepage-module": ((SERIES,), (*kconfig.DEFAULT_FRAGMENTS, "damon-hugepage.config",
                                     "kmemleak.config", "damon-hugepage-module.config")),
+    # The selftests' test kernel (tests/e2e/test_damon_selftests.py compiles it).
+    "test-kernel": ((), (*kconfig.DEFAULT_FRAGMENTS, "kunit.config", "debuginfo.config")),
 }
 
 

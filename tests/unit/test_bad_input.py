@@ -194,6 +194,34 @@ def plausible_tree(path: Path) -> None:
         (path / rel).write_text(text)
 
 
+def tree_with_selftests(path: Path) -> None:
+    """A plausible tree with DAMON's selftest Makefile and config."""
+    plausible_tree(path)
+    damon = path / "tools/testing/selftests/damon"
+    damon.mkdir(parents=True)
+    (damon / "Makefile").write_text("TEST_PROGS += sysfs.sh\nTEST_PROGS += sysfs.py\n")
+    (damon / "config").write_text("CONFIG_DAMON=y\nCONFIG_DAMON_LRU_SORT=y\n")
+
+
+def fake_bzimage(version: str, config: str = None, meta: dict = None):
+    """A file builder: an x86 boot image header saying `version`, with the
+    harness's artefact files beside it when given."""
+    def make(path: Path) -> None:
+        path.mkdir()
+        image = bytearray(0x600)
+        image[0x202:0x206] = b"HdrS"
+        image[0x20E:0x210] = (0x400 - 0x200).to_bytes(2, "little")
+        text = f"{version} (someone@somewhere) #1 SMP".encode()
+        image[0x400:0x400 + len(text)] = text
+        (path / "bzImage").write_bytes(bytes(image))
+        if config is not None:
+            (path / "config").write_text(config)
+        if meta is not None:
+            import json
+            (path / "metadata.json").write_text(json.dumps(meta))
+    return make
+
+
 def tarball_without_kernel(path: Path) -> None:
     with tarfile.open(path, "w:gz") as tar:
         for name, data in (("notes/README", b"no kernel in here\n"),
@@ -441,6 +469,39 @@ CASES: List[Case] = [
     build("build-source-text-file", ["--source", "{d}/notakernel.txt"],
           {"notakernel.txt": TEXT_FILE}, ["--source", "notakernel.txt"]),
     build("build-jobs-zero", ["--jobs", "0"], {}, ["--jobs"]),
+    # ------------------------------------------------ selftests and kunit
+    Case("selftests-unknown-test", ["selftests", "--source", "{d}/tree", "--test", "nosuch.py"],
+         {"tree": tree_with_selftests}, {}, ["--test", "nosuch.py", "sysfs.py"]),
+    Case("selftests-timeout-zero", ["selftests", "--timeout", "0"], {}, {}, ["--timeout"]),
+    Case("selftests-timeout-words", ["selftests", "--timeout", "soon"], {}, {}, ["--timeout"]),
+    Case("selftests-modules-without-kernel", ["selftests", "--modules", "{d}/mods"],
+         {"mods": lambda p: (p.mkdir(), modules_dir(p))}, {}, ["--modules"]),
+    Case("selftests-kernel-text-file", ["selftests", "--kernel", "{d}/notakernel.txt"],
+         {"notakernel.txt": TEXT_FILE}, {}, ["--kernel", "notakernel.txt"]),
+    Case("selftests-out-regular-file", ["selftests", "--out", "{d}/out.txt"],
+         {"out.txt": "a regular file\n"}, {}, ["--out"]),
+    Case("selftests-patches-missing", ["selftests", "--patches", "{d}/nosuch"], {}, {},
+         ["--patches", "nosuch"]),
+    Case("selftests-config-unknown", ["selftests", "--config", "+nosuchfragment"], {}, {},
+         ["--config", "nosuchfragment"]),
+    Case("selftests-kernel-other-version",
+         ["selftests", "--source", "{d}/tree", "--kernel", "{d}/k/bzImage"],
+         {"tree": tree_with_selftests, "k": fake_bzimage("6.1.0")}, {},
+         ["--kernel", "6.1.0", "7.3.0"]),
+    Case("selftests-kernel-other-patches",
+         ["selftests", "--source", "{d}/tree", "--kernel", "{d}/k/bzImage"],
+         {"tree": tree_with_selftests,
+          "k": fake_bzimage("7.3.0", meta={"patches": [{"name": "0001-x.patch",
+                                                         "sha256": "00"}]})}, {},
+         ["--kernel", "0001-x.patch", "--patches"]),
+    Case("selftests-kernel-lacks-options",
+         ["selftests", "--source", "{d}/tree", "--kernel", "{d}/k/bzImage"],
+         {"tree": tree_with_selftests, "k": fake_bzimage("7.3.0", config="CONFIG_DAMON=y\n")},
+         {}, ["--kernel", "CONFIG_DAMON_LRU_SORT=y", "CONFIG_DEBUG_INFO=y"]),
+    Case("kunit-kernel-lacks-kunit", ["kunit", "--kernel", "{d}/k/bzImage"],
+         {"k": fake_bzimage("7.3.0", config="CONFIG_DAMON=y\n")}, {},
+         ["--kernel", "CONFIG_KUNIT=y"]),
+    Case("kunit-test-flag", ["kunit", "--test", "sysfs.py"], {}, {}, ["--test"]),
     # ------------------------------------------------------------ CLI flags
     Case("boot-kernel-text-file", ["boot", "--kernel", "{d}/notakernel.txt"],
          {"notakernel.txt": TEXT_FILE}, {}, ["--kernel", "notakernel.txt"]),

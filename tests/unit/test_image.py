@@ -34,3 +34,19 @@ def test_recipe_name_and_size_are_checked(tmp_path):
                         ("name: b\nsize: -1G\n", "size: -1G is negative")):
         with pytest.raises(InputError, match=words):
             load_recipe(recipe(tmp_path, text))
+
+
+def test_recipe_pip_section_is_checked(tmp_path):
+    import pytest
+
+    from harness.errors import InputError
+    from harness.image import IMAGES_DIR, load_recipe
+    assert load_recipe(IMAGES_DIR / "selftests" / "recipe.yaml")["pip"]["packages"] == \
+        ["drgn==0.3.0"]
+    for text, words in (("pip: drgn\n", "pip: must be a mapping"),
+                        ("pip: {python: '3.11', packages: [drgn]}\n", "pip.packages: must be"),
+                        ("pip: {python: 3.11, packages: [drgn==1]}\n", "pip.python: is required"),
+                        ("pip: {python: '3.11', packages: [a==1], index: x}\n",
+                         "pip.index: unknown key")):
+        with pytest.raises(InputError, match=words):
+            load_recipe(recipe(tmp_path, "name: b\n" + text))

@@ -1,0 +1,94 @@
+"""`damon-harness selftests`: the kernel's own DAMON selftests, in a guest."""
+
+import time
+
+from harness.selftests.command import add_kernel_arguments, not_run, prepared, report, run_dir_for
+from harness.selftests.tree import SUITE
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "selftests", help="run the kernel's DAMON selftests (and KUnit) in a guest",
+        description="Build a kernel and DAMON's selftests from one tree (cached), boot it, "
+                    "run each selftest under the kselftest runner and report PASS, FAIL, "
+                    "SKIP, TIMEOUT, CRASH or NOT RUN per test. Exit status: 0 no failure, "
+                    "1 a failure, 4 a crash, 2 bad input.")
+    add_kernel_arguments(parser)
+    parser.add_argument("--test", metavar="NAME", action="append", default=[],
+                        help="run only this selftest (e.g. sysfs.py); may be repeated")
+    parser.add_argument("--kunit", action="store_true",
+                        help="also report the KUnit cases the kernel ran at boot")
+    parser.add_argument("--panic-on-warn", action="store_true",
+                        help="set kernel.panic_on_warn before the tests")
+    parser.add_argument("--timeout", type=_seconds, metavar="S",
+                        help="per-test timeout instead of the tests' own (kselftest's -o); "
+                             "default: their own, times 4 under TCG")
+    parser.add_argument("--image", default="selftests",
+                        help="guest image recipe (default: selftests, with Python and drgn)")
+    parser.set_defaults(func=run)
+
+
+def _seconds(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 1 to 86400: {text}")
+    return value
+
+
+def run(args) -> int:
+    from harness.image import guest_image
+    from harness.selftests import kernel as skernel
+    from harness.selftests import runner
+    from harness.vm.accel import choose_accel
+
+    test_kernel, out = prepared(args, args.test, True, args.kunit)
+    tools = test_kernel.tools
+    tests = args.test or tools.selftests
+    skernel.check_kernel(test_kernel, tests, True, args.kunit)
+    image = guest_image(args.image)
+    run_dir = run_dir_for(out, "selftests")
+    accel = choose_accel(test_kernel.kernel.image, args.accel)
+    timeout = runner.effective_timeout(tools, args.timeout, accel)
+    extra = {"kernel": test_kernel.kernel.describe(), "tree": tools.tree,
+             "timing": {"accel": accel, "build_s": test_kernel.build_s,
+                        "per_test_timeout_s": runner.per_test_timeout(tools, timeout)}}
+    results = _run_in_guest(args, test_kernel, image, run_dir, accel, timeout, tests, extra)
+    if args.kunit:
+        results += runner.kunit_from_console(tools, _console(run_dir))
+    return report(results, run_dir, "selftests", extra)
+
+
+def _run_in_guest(args, test_kernel, image, run_dir, accel, timeout, tests, extra):
+    """Boot, prepare, install and run; every test gets a result even when
+    the guest never boots."""
+    from harness.selftests import runner
+    from harness.topology import load_topology
+    from harness.verdict import RunEnded
+    from harness.vm.machine import boot
+
+    timing = extra["timing"]
+    started = time.monotonic()
+    try:
+        with boot(load_topology("two-node"), test_kernel.kernel, image, run_dir,
+                  accel) as vm:
+            timing["boot_s"] = round(time.monotonic() - started, 1)
+            extra["guest"] = runner.prepare_guest(vm, args.panic_on_warn).split()
+            began = time.monotonic()
+            runner.install(vm, test_kernel.tools, test_kernel.vmlinux, run_dir)
+            timing["install_s"] = round(time.monotonic() - began, 1)
+            began = time.monotonic()
+            results = runner.run_selftests(vm, test_kernel.tools, tests, timeout, run_dir)
+            timing["tests_s"] = round(time.monotonic() - began, 1)
+            return results
+    except RunEnded as ended:
+        (run_dir / "crash-excerpt.txt").write_text(ended.excerpt or "")
+        return not_run("selftest", SUITE, tests, f"{ended.verdict.value}: {ended.message}")
+
+
+def _console(run_dir) -> str:
+    path = run_dir / "console.log"
+    return path.read_text(errors="replace") if path.is_file() else ""

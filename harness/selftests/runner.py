@@ -1,0 +1,169 @@
+"""Run DAMON's selftests in a booted guest under the kselftest runner, and
+read DAMON's KUnit results from a console log.
+
+The runner's output is polled into the host while the tests run, so a
+guest that crashes or hangs still leaves the results of every test that
+finished, the output of the one that was running, and the console excerpt.
+"""
+
+import shlex
+import tarfile
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from harness.selftests import ktap
+from harness.selftests.results import TestResult
+from harness.selftests.tools import TestTools
+from harness.verdict import RunEnded
+
+GUEST_DIR = "/root/kselftest"
+OUTPUT = "/root/kselftest.out"
+STATUS = "/root/kselftest.rc"
+POLL_S = 5
+DEFAULT_TIMEOUT_S = 45      # kselftest's own, when a directory has no settings
+# Under TCG the guest runs several times slower than the hardware the tests'
+# own timeouts were set for: sysfs.sh took 83 s against its 45 s limit here.
+TCG_TIMEOUT_SCALE = 4
+SLACK_S = 120
+# As damon-tests does before the selftests: DAMON's modules that run their
+# own kdamond at boot would hold DAMON busy under the tests.
+DAMON_MODULES = ("damon_stat", "damon_reclaim", "damon_lru_sort")
+
+
+# The guest has no udev, so devtmpfs lacks these links; kselftest's runner
+# writes every test's output to /dev/stdout, which would become a plain file.
+STDIO_LINKS = ("rm -f /dev/stdout /dev/stderr /dev/stdin; ln -sfn /proc/self/fd /dev/fd; "
+               "ln -s /proc/self/fd/0 /dev/stdin; ln -s /proc/self/fd/1 /dev/stdout; "
+               "ln -s /proc/self/fd/2 /dev/stderr")
+
+
+def prepare_guest(vm, panic_on_warn: bool) -> str:
+    """Turn DAMON's self-starting modules off; return what was done."""
+    script = STDIO_LINKS + "; " + "; ".join(
+        f"f=/sys/module/{m}/parameters/enabled; "
+        f"if [ -e $f ]; then echo N > $f; echo {m}=$(cat $f); fi" for m in DAMON_MODULES)
+    if panic_on_warn:
+        script += "; echo 1 > /proc/sys/kernel/panic_on_warn; echo panic_on_warn=1"
+    return vm.run(script, timeout=60, check=True).stdout
+
+
+def install(vm, tools: TestTools, vmlinux: Optional[Path], run_dir: Path) -> None:
+    bundle = run_dir / "kselftest.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(tools.install, arcname=".")
+    vm.upload(bundle, "/root/kselftest.tar.gz", 0o644)
+    bundle.unlink()
+    vm.run(f"mkdir -p {GUEST_DIR} && tar -xzf /root/kselftest.tar.gz -C {GUEST_DIR} && "
+           "rm /root/kselftest.tar.gz", timeout=120, check=True)
+    if vmlinux is not None:
+        # One of the places drgn looks for the running kernel's debug info.
+        debug = "/usr/lib/debug/lib/modules/$(uname -r)"
+        vm.run(f"mkdir -p {debug}", check=True)
+        release = vm.run("uname -r", check=True).stdout.strip()
+        vm.upload(vmlinux, f"/usr/lib/debug/lib/modules/{release}/vmlinux", 0o644)
+
+
+def effective_timeout(tools: TestTools, override: Optional[int], accel: str) -> Optional[int]:
+    """The -o value for the runner: the user's, or under TCG the tests' own
+    timeout scaled; None leaves the tests' own timeout alone."""
+    if override:
+        return override
+    if accel == "tcg":
+        return per_test_timeout(tools, None) * TCG_TIMEOUT_SCALE
+    return None
+
+
+def per_test_timeout(tools: TestTools, override: Optional[int]) -> int:
+    if override:
+        return override
+    settings = tools.install / "damon" / "settings"
+    if settings.is_file():
+        for line in settings.read_text().splitlines():
+            if line.startswith("timeout="):
+                return int(line.split("=", 1)[1])
+    return DEFAULT_TIMEOUT_S
+
+
+def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[int],
+                  run_dir: Path) -> List[TestResult]:
+    """Every test in `tests` gets a result, whatever happens to the guest."""
+    args = [f"-t damon:{shlex.quote(t)}" for t in tests]
+    if timeout:
+        args.append(f"-o {int(timeout)}")
+    # Appending: the runner writes each test's output through a second,
+    # O_APPEND descriptor of the same file (its "logfile", /dev/stdout).
+    vm.run(f"cd {GUEST_DIR} && rm -f {STATUS} {OUTPUT} && setsid sh -c "
+           f"'./run_kselftest.sh {' '.join(args)} >> {OUTPUT} 2>&1; echo $? > {STATUS}' "
+           "< /dev/null > /dev/null 2>&1 &", timeout=30, check=True)
+    budget = len(tests) * (per_test_timeout(tools, timeout) + 30) + SLACK_S
+    output, ended = _poll(vm, time.monotonic() + budget, run_dir)
+    parser = ktap.load_parser(tools.parser_dir)
+    results = ktap.selftest_results(parser, output, tests, ended)
+    excerpt = run_dir / "crash-excerpt.txt"
+    if excerpt.is_file():
+        for result in results:
+            if result.status.value == "CRASH":
+                result.output += "\n--- console excerpt ---\n" + excerpt.read_text()
+    return results
+
+
+def _poll(vm, deadline: float, run_dir: Path):
+    """(the runner's output, why it stopped early or None)."""
+    output, ended = "", None
+    kept = run_dir / "kselftest.ktap"
+    while True:
+        try:
+            got = vm.run(f"cat {OUTPUT}; echo; echo @@status=$(cat {STATUS} 2>/dev/null)",
+                         timeout=60)
+        except RunEnded as stop:
+            ended = f"{stop.verdict.value}: {stop.message}"
+            (run_dir / "crash-excerpt.txt").write_text(stop.excerpt or "")
+            break
+        text, _, status = got.stdout.rpartition("@@status=")
+        output = text[:-1] if text.endswith("\n") else text
+        kept.write_text(output)
+        if status.strip():
+            break
+        if time.monotonic() > deadline:
+            ended = "the whole run went past its time budget"
+            break
+        time.sleep(POLL_S)
+    kept.write_text(output)
+    return output, ended
+
+
+def kunit_from_console(tools: TestTools, console: str,
+                       ended: Optional[str] = None) -> List[TestResult]:
+    parser = ktap.load_parser(tools.parser_dir)
+    return ktap.kunit_results(parser, console, tools.kunit_cases, ended)
+
+
+def watch_kunit(vm, tools: TestTools, deadline_s: float) -> List[TestResult]:
+    """Start the VM and read KUnit's KTAP from its console until the plan is
+    complete, the kernel crashes, or the deadline passes; then stop it."""
+    parser = ktap.load_parser(tools.parser_dir)
+    console = vm.run_dir / "console.log"
+    ended = None
+    vm.start()
+    try:
+        deadline = time.monotonic() + deadline_s
+        while not ktap.kunit_complete(parser, _read(console)):
+            if vm.watcher.crashed.is_set() or vm.watcher.exited.is_set():
+                vm.watcher.exited.wait(2)
+                ended = f"CRASH: {vm.watcher.crash_reason or 'QEMU exited'}"
+                break
+            if time.monotonic() > deadline:
+                ended = f"HANG: KUnit's plan was not complete after {deadline_s:.0f} s"
+                break
+            time.sleep(0.5)
+    finally:
+        vm.stop()
+    return ktap.kunit_results(parser, _read(console), tools.kunit_cases, ended)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

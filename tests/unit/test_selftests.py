@@ -1,0 +1,174 @@
+"""DAMON's selftests and KUnit results: the tree readers, the KTAP reading
+with the kernel tree's own parser, and the reports.
+
+tests/data/selftests/<run>/ holds what a real run left: the kselftest
+runner's output (kselftest.ktap), the console's KUnit part (kunit.log) and
+the run's results.json. Reading them again must give the run's results.
+"""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.selftests import ktap, tree
+from harness.selftests.results import Status, TestResult, exit_status, junit_xml, mail_block, \
+    summary_line
+
+RUNS = sorted(p for p in (Path(__file__).parent.parent / "data" / "selftests").iterdir()
+              if p.is_dir())
+EXPECTED = ["sysfs.sh", "sysfs.py", "damos_quota.py"]
+
+
+@pytest.fixture(scope="module")
+def parser():
+    """The kernel tree's own KTAP parser (Debian's 7.3 source, cached)."""
+    from harness.kernel import source as ksource
+    root = ksource.cached_debian_tree() or ksource.resolve(None).tree
+    return ktap.load_parser(root / tree.KUNIT_TOOL_DIR)
+
+
+def test_selftest_names_follow_the_makefile_order():
+    makefile = ("TEST_GEN_FILES += access_memory\nTEST_FILES = _common.sh\n"
+                "TEST_PROGS += a.sh\nTEST_PROGS += b.py c.py\n# comment\n"
+                "TEST_PROGS += d.sh \\\n\te.py\n")
+    assert tree.selftest_names(makefile) == ["a.sh", "b.py", "c.py", "d.sh", "e.py"]
+
+
+def test_kunit_cases_are_read_per_file_when_array_names_repeat():
+    core = ("static struct kunit_case damon_test_cases[] = {\n KUNIT_CASE(a),\n"
+            " KUNIT_CASE(b),\n {},\n};\nstatic struct kunit_suite damon_test_suite = {\n"
+            " .name = \"damon\",\n .test_cases = damon_test_cases,\n};\n")
+    vaddr = core.replace("KUNIT_CASE(a),\n KUNIT_CASE(b)", "KUNIT_CASE(c)").replace(
+        '"damon"', '"damon-operations"')
+    assert tree.kunit_cases({"core.h": core, "vaddr.h": vaddr}) == {
+        "damon": ["a", "b"], "damon-operations": ["c"]}
+
+
+def _selftests_output(*results: str, tail: str = "") -> str:
+    lines = ["TAP version 13", f"1..{len(EXPECTED)}"]
+    for name, result in zip(EXPECTED, results):
+        lines += [f"# timeout set to 45", f"# selftests: damon: {name}", f"# output of {name}",
+                  result.format(name=name)]
+    return "\n".join(lines) + "\n" + tail
+
+
+def test_pass_skip_and_timeout_are_told_apart(parser):
+    text = _selftests_output("ok 1 selftests: damon: {name}",
+                             "ok 2 selftests: damon: {name} # SKIP",
+                             "not ok 3 selftests: damon: {name} # TIMEOUT 45 seconds")
+    got = ktap.selftest_results(parser, text, EXPECTED)
+    assert [r.status for r in got] == [Status.PASS, Status.SKIP, Status.TIMEOUT]
+    assert got[1].reason == "output of sysfs.py"
+    assert "output of damos_quota.py" in got[2].output
+
+
+def test_a_run_that_stops_names_the_running_test_and_the_ones_not_run(parser):
+    text = _selftests_output("ok 1 selftests: damon: {name}")
+    text += "# timeout set to 45\n# selftests: damon: sysfs.py\n# half way\n"
+    got = ktap.selftest_results(parser, text, EXPECTED, "CRASH: kernel panic")
+    assert [(r.name, r.status) for r in got] == [
+        ("sysfs.sh", Status.PASS), ("sysfs.py", Status.CRASH), ("damos_quota.py", Status.NOTRUN)]
+    assert got[1].reason == "CRASH: kernel panic" and "half way" in got[1].output
+
+
+def test_no_output_at_all_is_a_crash_of_the_first_test(parser):
+    got = ktap.selftest_results(parser, "", EXPECTED, "HANG: guest stopped answering")
+    assert [r.status for r in got] == [Status.CRASH, Status.NOTRUN, Status.NOTRUN]
+
+
+KUNIT = """[    1.0] KTAP version 1
+[    1.0] 1..2
+[    1.1]     KTAP version 1
+[    1.1]     # Subtest: damon
+[    1.1]     # module: damon
+[    1.1]     1..3
+[    1.2]     ok 1 damon_test_a
+[    1.2]     # damon_test_b: EXPECTATION FAILED at mm/damon/tests/core-kunit.h:9
+[    1.2]     Expected x == y, but
+[    1.2]     not ok 2 damon_test_b
+[    1.3]     ok 3 damon_test_c # SKIP not on this arch
+[    1.3] # damon: pass:1 fail:1 skip:1 total:3
+[    1.3] not ok 1 damon
+[    1.4]     KTAP version 1
+[    1.4]     # Subtest: damon-sysfs
+[    1.4]     1..1
+[    1.4]     ok 1 damon_sysfs_test_add_targets
+[    1.4] ok 2 damon-sysfs
+"""
+KUNIT_CASES = {"damon": ["damon_test_a", "damon_test_b", "damon_test_c"],
+               "damon-sysfs": ["damon_sysfs_test_add_targets"]}
+
+
+def test_kunit_cases_are_read_from_nested_ktap(parser):
+    got = ktap.kunit_results(parser, KUNIT, KUNIT_CASES)
+    assert [(r.suite, r.name, r.status) for r in got] == [
+        ("damon", "damon_test_a", Status.PASS), ("damon", "damon_test_b", Status.FAIL),
+        ("damon", "damon_test_c", Status.SKIP),
+        ("damon-sysfs", "damon_sysfs_test_add_targets", Status.PASS)]
+    assert "EXPECTATION FAILED" in got[1].output
+    assert got[2].reason == "not on this arch"
+    assert ktap.kunit_complete(parser, KUNIT)
+
+
+def test_a_suite_that_stops_early_crashes_with_its_missing_cases_named(parser):
+    cut = KUNIT[:KUNIT.index("[    1.3]     ok 3")] + "[    1.3] BUG: kernel NULL pointer\n"
+    assert not ktap.kunit_complete(parser, cut)
+    got = ktap.kunit_results(parser, cut, KUNIT_CASES, "CRASH: bug")
+    assert [(r.name, r.status) for r in got] == [
+        ("damon_test_a", Status.PASS), ("damon_test_b", Status.FAIL),
+        ("damon_test_c", Status.CRASH), ("damon_sysfs_test_add_targets", Status.NOTRUN)]
+    assert got[2].reason == "CRASH: bug"
+
+
+def test_a_console_without_ktap_leaves_every_case_not_run(parser):
+    got = ktap.kunit_results(parser, "[    0.0] Linux version 7.3.4\n", KUNIT_CASES)
+    assert {r.status for r in got} == {Status.NOTRUN}
+    assert not ktap.kunit_complete(parser, "[    0.0] Linux version 7.3.4\n")
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.name)
+def test_reading_a_real_run_again_gives_its_results(parser, run):
+    recorded = json.loads((run / "results.json").read_text())
+    tests = [t for t in recorded["tests"] if t["kind"] == "selftest"]
+    cases = {}
+    for t in recorded["tests"]:
+        if t["kind"] == "kunit":
+            cases.setdefault(t["suite"], []).append(t["name"])
+    got = ktap.selftest_results(parser, (run / "kselftest.ktap").read_text(),
+                                [t["name"] for t in tests])
+    got += ktap.kunit_results(parser, (run / "kunit.log").read_text(), cases)
+    assert [r.to_dict() for r in got] == recorded["tests"]
+
+
+def _results():
+    return [TestResult("selftest", "damon", "sysfs.sh", Status.PASS, number=1),
+            TestResult("selftest", "damon", "sysfs.py", Status.FAIL, "exit=1", "boom", 2),
+            TestResult("selftest", "damon", "x.py", Status.SKIP, "no drgn", "", 3),
+            TestResult("kunit", "damon", "damon_test_a", Status.PASS, number=1),
+            TestResult("kunit", "damon", "damon_test_b", Status.CRASH, "CRASH: oops", "", 2)]
+
+
+def test_the_mail_block_reads_like_kselftest_output():
+    assert mail_block(_results()).splitlines() == [
+        "ok 1 selftests: damon: sysfs.sh",
+        "not ok 2 selftests: damon: sysfs.py",
+        "ok 3 selftests: damon: x.py # SKIP no drgn",
+        "# kunit damon: pass:1 fail:0 skip:0 total:2",
+        "not ok 2 damon_test_b # CRASH"]
+
+
+def test_junit_has_one_testcase_per_test_with_its_outcome():
+    root = ET.fromstring(junit_xml(_results(), "selftests"))
+    cases = root.findall(".//testcase")
+    assert [c.get("name") for c in cases] == [r.name for r in _results()]
+    assert cases[1].find("failure") is not None and cases[2].find("skipped") is not None
+    assert cases[4].find("error") is not None
+
+
+def test_summary_and_exit_status():
+    assert summary_line("selftests", _results()) == \
+        "selftests: FAIL: 5 tests: 2 PASS, 1 FAIL, 1 SKIP, 1 CRASH"
+    assert exit_status(_results()) == 1
+    assert exit_status(_results()[:1]) == 0
