@@ -23,9 +23,19 @@ def register(subparsers) -> None:
     parser.add_argument("--timeout", type=_seconds, metavar="S",
                         help="per-test timeout instead of the tests' own (kselftest's -o); "
                              "default: their own, times 4 under TCG")
+    parser.add_argument("--retries", type=_retries, default=0, metavar="N",
+                        help="run a test that FAILs or TIMEs OUT up to N more times in the "
+                             "same guest; every attempt is reported (default 0)")
     parser.add_argument("--image", default="selftests",
                         help="guest image recipe (default: selftests, with Python and drgn)")
     parser.set_defaults(func=run)
+
+
+def _retries(text: str) -> int:
+    import argparse
+    if not text.isdigit() or int(text) > 10:
+        raise argparse.ArgumentTypeError(f"not a number of retries from 0 to 10: {text}")
+    return int(text)
 
 
 def _seconds(text: str) -> int:
@@ -81,7 +91,8 @@ def _run_in_guest(args, test_kernel, image, run_dir, accel, timeout, tests, extr
             runner.install(vm, test_kernel.tools, test_kernel.vmlinux, run_dir)
             timing["install_s"] = round(time.monotonic() - began, 1)
             began = time.monotonic()
-            results = runner.run_selftests(vm, test_kernel.tools, tests, timeout, run_dir)
+            results = runner.run_with_retries(vm, test_kernel.tools, tests, timeout, run_dir,
+                                              args.retries)
             timing["tests_s"] = round(time.monotonic() - began, 1)
             return results
     except RunEnded as ended:

@@ -32,6 +32,7 @@ class TestResult:
     reason: str = ""    # why it skipped, timed out, crashed or did not run
     output: str = ""
     number: int = 0     # its place in the run (KTAP's test number)
+    attempts: int = 1   # how many times it ran (see selftests --retries)
 
     @property
     def ident(self) -> str:
@@ -65,7 +66,9 @@ def mail_block(results: Sequence[TestResult]) -> str:
         directive = {Status.SKIP: " # SKIP", Status.TIMEOUT: " # TIMEOUT",
                      Status.CRASH: " # CRASH", Status.NOTRUN: " # NOT RUN"}.get(r.status, "")
         reason = f" {r.reason}" if r.reason and r.status in (Status.SKIP, Status.CRASH) else ""
-        lines.append(f"{ok} {r.number} selftests: {r.suite}: {r.name}{directive}{reason}")
+        retried = f" # {r.attempts} attempts ({r.reason})" if r.attempts > 1 else ""
+        lines.append(f"{ok} {r.number} selftests: {r.suite}: {r.name}{directive}{reason}"
+                     f"{retried}")
     for suite in dict.fromkeys(r.suite for r in results if r.kind == "kunit"):
         cases = [r for r in results if r.kind == "kunit" and r.suite == suite]
         tally = counts(cases)

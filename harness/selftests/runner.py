@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from harness.selftests import ktap
-from harness.selftests.results import TestResult
+from harness.selftests.results import Status, TestResult
 from harness.selftests.tools import TestTools
 from harness.verdict import RunEnded
 
@@ -29,6 +29,7 @@ SLACK_S = 120
 # As damon-tests does before the selftests: DAMON's modules that run their
 # own kdamond at boot would hold DAMON busy under the tests.
 DAMON_MODULES = ("damon_stat", "damon_reclaim", "damon_lru_sort")
+RETRIED = (Status.FAIL, Status.TIMEOUT)
 
 
 # The guest has no udev, so devtmpfs lacks these links; kselftest's runner
@@ -85,8 +86,43 @@ def per_test_timeout(tools: TestTools, override: Optional[int]) -> int:
     return DEFAULT_TIMEOUT_S
 
 
+def run_with_retries(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[int],
+                     run_dir: Path, retries: int) -> List[TestResult]:
+    """Run the tests; then run the ones that FAILed or TIMEd OUT again, up to
+    `retries` more times in the same guest, keeping every attempt's output.
+    A crash ends the retries: the guest is gone."""
+    results = run_selftests(vm, tools, tests, timeout, run_dir)
+    for attempt in range(2, retries + 2):
+        again = [r.name for r in results if r.status in RETRIED]
+        if not again or any(r.status == Status.CRASH for r in results):
+            break
+        retry = run_selftests(vm, tools, again, timeout, run_dir, attempt)
+        results = merge_attempt(results, retry, attempt)
+    return results
+
+
+def merge_attempt(results: List[TestResult], retry: List[TestResult],
+                  attempt: int) -> List[TestResult]:
+    """A retried test's result is its latest attempt's (unless that attempt
+    never ran), with the earlier attempt's outcome and output kept."""
+    latest = {r.name: r for r in retry if r.status != Status.NOTRUN}
+    merged = []
+    for old in results:
+        new = latest.get(old.name)
+        if new is None:
+            merged.append(old)
+            continue
+        earlier = f"attempt {attempt - 1}: {old.status.value} {old.reason}".strip()
+        new.number, new.attempts = old.number, attempt
+        new.output = (f"--- {earlier} ---\n{old.output}\n--- attempt {attempt} ---\n"
+                      f"{new.output}")
+        new.reason = f"{new.reason + '; ' if new.reason else ''}{earlier}"
+        merged.append(new)
+    return merged
+
+
 def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[int],
-                  run_dir: Path) -> List[TestResult]:
+                  run_dir: Path, attempt: int = 1) -> List[TestResult]:
     """Every test in `tests` gets a result, whatever happens to the guest."""
     args = [f"-t damon:{shlex.quote(t)}" for t in tests]
     if timeout:
@@ -97,21 +133,22 @@ def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[
            f"'./run_kselftest.sh {' '.join(args)} >> {OUTPUT} 2>&1; echo $? > {STATUS}' "
            "< /dev/null > /dev/null 2>&1 &", timeout=30, check=True)
     budget = len(tests) * (per_test_timeout(tools, timeout) + 30) + SLACK_S
-    output, ended = _poll(vm, time.monotonic() + budget, run_dir)
+    kept = run_dir / ("kselftest.ktap" if attempt == 1 else f"kselftest.attempt{attempt}.ktap")
+    output, ended = _poll(vm, time.monotonic() + budget, run_dir, kept)
     parser = ktap.load_parser(tools.parser_dir)
     results = ktap.selftest_results(parser, output, tests, ended)
     excerpt = run_dir / "crash-excerpt.txt"
     if excerpt.is_file():
         for result in results:
-            if result.status.value == "CRASH":
+            if result.status == Status.CRASH:
                 result.output += "\n--- console excerpt ---\n" + excerpt.read_text()
     return results
 
 
-def _poll(vm, deadline: float, run_dir: Path):
-    """(the runner's output, why it stopped early or None)."""
+def _poll(vm, deadline: float, run_dir: Path, kept: Path):
+    """(the runner's output, why it stopped early or None); the output is
+    kept in `kept` as it grows."""
     output, ended = "", None
-    kept = run_dir / "kselftest.ktap"
     while True:
         try:
             got = vm.run(f"cat {OUTPUT}; echo; echo @@status=$(cat {STATUS} 2>/dev/null)",

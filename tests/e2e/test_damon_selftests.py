@@ -4,9 +4,11 @@ the selftests' own config). Every selftest and every KUnit suite is an item
 here, so CI's JUnit shows each one; tests/selftests/expected.yaml says what
 each must give on this kernel, and why when that is not PASS.
 
-The control, tests/controls/break-damos-commit-quota.patch, breaks one
-function on purpose: the KUnit case and the selftest that cover it must
+Two controls break the kernel on purpose. break-damos-commit-quota.patch
+breaks one function: the KUnit case and the selftest that cover it must
 FAIL, with their output in the report, and nothing else may.
+crash-on-tried-regions.patch hits BUG(): the selftest running then must end
+in CRASH with the console's report, and the ones after it in NOT RUN.
 """
 
 import json
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.vm
 
 EXPECTED = yaml.safe_load((REPO_ROOT / "tests/selftests/expected.yaml").read_text())
 CONTROL = REPO_ROOT / "tests/controls/break-damos-commit-quota.patch"
+CRASH = REPO_ROOT / "tests/controls/crash-on-tried-regions.patch"
 
 
 def harness(*args, out: Path) -> dict:
@@ -41,7 +44,10 @@ def by_name(results: dict, kind: str) -> dict:
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory):
-    return harness("selftests", "--kunit", out=tmp_path_factory.mktemp("selftests"))
+    # --retries 1: some selftests time DAMON (damos_apply_interval.py failed
+    # 1 of 4 runs under TCG here); a retry is reported with both attempts.
+    return harness("selftests", "--kunit", "--retries", "1",
+                   out=tmp_path_factory.mktemp("selftests"))
 
 
 @pytest.mark.parametrize("name", list(EXPECTED["selftests"]))
@@ -79,6 +85,17 @@ def test_the_broken_commit_fails_the_kunit_case_and_the_selftest(tmp_path):
     failed = {name for (_, name), t in kunit.items() if t["status"] != "PASS"}
     assert failed == {"damos_test_commit_quota"}
     assert "weight_age" in kunit[("damon", "damos_test_commit_quota")]["output"]
+
+
+def test_a_crash_keeps_the_console_and_lists_the_tests_not_run(tmp_path):
+    run = harness("selftests", "--patches", str(CRASH), "--test", "damos_apply_interval.py",
+                  "--test", "damos_tried_regions.py", "--test", "sysfs_refresh.py", out=tmp_path)
+    assert run["exit_status"] == 4
+    got = {t["name"]: t for t in run["tests"]}
+    assert [t["status"] for t in run["tests"]] == ["PASS", "CRASH", "NOT RUN"]
+    crashed = got["damos_tried_regions.py"]
+    assert crashed["reason"].startswith("CRASH")
+    assert "kernel BUG at" in crashed["output"] and "sysfs-schemes.c" in crashed["output"]
 
 
 def test_kunit_alone_stops_when_the_plan_is_complete(tmp_path):

@@ -473,6 +473,8 @@ CASES: List[Case] = [
     Case("selftests-unknown-test", ["selftests", "--source", "{d}/tree", "--test", "nosuch.py"],
          {"tree": tree_with_selftests}, {}, ["--test", "nosuch.py", "sysfs.py"]),
     Case("selftests-timeout-zero", ["selftests", "--timeout", "0"], {}, {}, ["--timeout"]),
+    Case("selftests-retries-negative", ["selftests", "--retries", "-1"], {}, {}, ["--retries"]),
+    Case("selftests-retries-huge", ["selftests", "--retries", "1000"], {}, {}, ["--retries"]),
     Case("selftests-timeout-words", ["selftests", "--timeout", "soon"], {}, {}, ["--timeout"]),
     Case("selftests-modules-without-kernel", ["selftests", "--modules", "{d}/mods"],
          {"mods": lambda p: (p.mkdir(), modules_dir(p))}, {}, ["--modules"]),

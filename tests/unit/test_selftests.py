@@ -172,3 +172,19 @@ def test_summary_and_exit_status():
         "selftests: FAIL: 5 tests: 2 PASS, 1 FAIL, 1 SKIP, 1 CRASH"
     assert exit_status(_results()) == 1
     assert exit_status(_results()[:1]) == 0
+
+
+def test_a_retried_test_keeps_every_attempt():
+    from harness.selftests.runner import merge_attempt
+    first = [TestResult("selftest", "damon", "a.py", Status.PASS, number=1),
+             TestResult("selftest", "damon", "b.py", Status.FAIL, "exit=1", "not tried", 2),
+             TestResult("selftest", "damon", "c.py", Status.TIMEOUT, "180 seconds", "slow", 3)]
+    retry = [TestResult("selftest", "damon", "b.py", Status.PASS, "", "fine", 1),
+             TestResult("selftest", "damon", "c.py", Status.NOTRUN, "", "", 2)]
+    merged = merge_attempt(first, retry, 2)
+    assert [(r.name, r.status, r.number, r.attempts) for r in merged] == [
+        ("a.py", Status.PASS, 1, 1), ("b.py", Status.PASS, 2, 2), ("c.py", Status.TIMEOUT, 3, 1)]
+    assert merged[1].reason == "attempt 1: FAIL exit=1"
+    assert "not tried" in merged[1].output and "fine" in merged[1].output
+    assert mail_block(merged).splitlines()[1] == \
+        "ok 2 selftests: damon: b.py # 2 attempts (attempt 1: FAIL exit=1)"
