@@ -94,6 +94,7 @@ def _run_in_guest(args, test_kernel, image, run_dir, accel, timeout, tests, extr
             results = runner.run_with_retries(vm, test_kernel.tools, tests, timeout, run_dir,
                                               args.retries)
             timing["tests_s"] = round(time.monotonic() - began, 1)
+            runner.keep_dmesg(vm, run_dir)
             return results
     except RunEnded as ended:
         (run_dir / "crash-excerpt.txt").write_text(ended.excerpt or "")

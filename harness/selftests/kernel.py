@@ -127,9 +127,9 @@ def _check_given_kernel(kernel: Kernel, tree: Optional[Path], patches: Sequence[
     wanted = [p.describe() for p in kpatches.load_all(patches)]
     if meta is not None:
         if meta.get("patches", []) != wanted:
-            raise InputError("--kernel", f"{kernel.image} was built with patches "
-                             f"{_names(meta.get('patches', []))} but the tests would come "
-                             f"with {_names(wanted)}; give the same --patches")
+            raise InputError("--kernel", f"its patches differ from the tests' (give the same "
+                             f"--patches): the kernel has {_names(meta.get('patches', []))}, "
+                             f"the tests {_names(wanted)}")
         return
     if tree is not None:
         release = kernel_version_string(kernel.image).split()[0]

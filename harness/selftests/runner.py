@@ -170,6 +170,14 @@ def _poll(vm, deadline: float, run_dir: Path, kept: Path):
     return output, ended
 
 
+def keep_dmesg(vm, run_dir: Path) -> None:
+    """The kernel log after the tests (warnings the tests did not check)."""
+    try:
+        (run_dir / "dmesg.txt").write_text(vm.run("dmesg", timeout=60).stdout)
+    except RunEnded:
+        pass    # the console log has it
+
+
 def kunit_from_console(tools: TestTools, console: str,
                        ended: Optional[str] = None) -> List[TestResult]:
     parser = ktap.load_parser(tools.parser_dir)
