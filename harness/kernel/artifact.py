@@ -27,15 +27,15 @@ class Kernel:
         return data
 
 
-def user_kernel(image: str, modules: Optional[str] = None) -> Kernel:
+def user_kernel(image: str, modules: Optional[str] = None, flag: str = "--kernel") -> Kernel:
     """A kernel file the user points at, with its modules tree if it needs one."""
     path = Path(image).expanduser()
     if path.is_dir():
-        raise InputError("--kernel", f"{image} is a directory, not a kernel image")
+        raise InputError(flag, f"{image} is a directory, not a kernel image")
     if not path.is_file():
-        raise InputError("--kernel", f"no such kernel file: {image}")
+        raise InputError(flag, f"no such kernel file: {image}")
     if not is_bzimage(path):
-        raise InputError("--kernel", f"{image} is not an x86 bzImage")
+        raise InputError(flag, f"{image} is not an x86 bzImage")
     mods = None
     release = ""
     if modules:

@@ -90,13 +90,17 @@ def validate_build_inputs(source: Optional[str], patches: Iterable[str] = (),
 
     Fetches, unpacks and writes nothing: the source (when given) must be a
     kernel tree or a tarball of one, every patch input must hold patches and
-    every fragment must resolve and parse. source None is Debian's package,
-    which only the build itself can check.
+    every fragment must resolve and parse; when the tree is on disk, at least
+    one patch must fit it. source None is Debian's package, which only the
+    build itself can check when it is not cached yet.
     """
-    kpatches.load_all(patches)
+    series = kpatches.load_all(patches)
     kconfig.merge(kconfig.resolve_fragment(f) for f in fragments)
     if source is not None:
         ksource.check_source(source)
+    tree = ksource.local_tree(source)
+    if tree is not None:
+        kpatches.check_applies(series, tree)
 
 
 class Builder:

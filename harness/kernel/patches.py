@@ -210,3 +210,33 @@ def failed_file(output: str) -> Tuple[Optional[str], str]:
     if "can't find file to patch" in output:
         return None, "can't find file to patch"
     return None, (output.strip().splitlines() or ["failed"])[-1][:120]
+
+
+_HUNK = re.compile(rb"^@@ [^\n]*\n((?:[ +\-\\][^\n]*\n?)*)", re.MULTILINE)
+_FILE_PAIR = re.compile(rb"^--- (\S+)[^\n]*\n\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
+
+
+def fits(patch: Patch, tree: Path) -> bool:
+    """Whether the patch's first hunk finds its context in `tree`: the lines
+    it keeps and removes, in order, in the file it changes (a new file must
+    not exist yet). A cheap test with no `patch` run, for refusing a series
+    that was made for another tree before anything is built."""
+    pair = _FILE_PAIR.search(patch.data)
+    if pair is None:
+        return False
+    target = tree / pair.group(2).decode(errors="replace")
+    if pair.group(1) == b"/dev/null":
+        return not target.exists()
+    hunk = _HUNK.search(patch.data, pair.end())
+    if hunk is None or not target.is_file():
+        return False
+    old = [line[1:] for line in hunk.group(1).splitlines() if line[:1] in (b" ", b"-")]
+    return b"\n".join(old) in target.read_bytes()
+
+
+def check_applies(patches: Iterable[Patch], tree: Path, flag: str = "--patches") -> None:
+    """InputError when not one patch of the series fits the tree."""
+    patches = list(patches)
+    if patches and not any(fits(p, tree) for p in patches):
+        raise InputError(flag, f"no patch of the series applies to {tree} (first: "
+                               f"{patches[0].name}); is it for another kernel version?")

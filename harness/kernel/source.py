@@ -211,6 +211,16 @@ def _newest_cached_version(package: str) -> Optional[str]:
     return max(found)[1] if found else None
 
 
+def local_tree(spec: Optional[str]) -> Optional[Path]:
+    """The tree of a --source that is already on disk, unpacked: a
+    directory, or the cached unpack of Debian's package. None when finding
+    it would mean fetching or unpacking something."""
+    if spec is not None:
+        path = Path(spec).expanduser()
+        return path if path.is_dir() else None
+    return cached_debian_tree()
+
+
 def cached_debian_tree(package: str = DEFAULT_PACKAGE) -> Optional[Path]:
     """The newest cached unpack of Debian's package, or None; creates nothing."""
     from harness.paths import cache_root

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 from harness.errors import InputError
 from harness.kernel import config as kconfig
 from harness.kernel import patches as kpatches
+from harness.kernel.source import local_tree
 from harness.kernel.artifact import Kernel, kernel_version_string, user_kernel
 from harness.kernel.build import (DEFAULT, Builder, Request,
                                   validate_build_inputs)
@@ -73,7 +74,7 @@ def validate(source: Optional[str], patches: Sequence[str], fragments: Sequence[
     given = user_kernel(kernel, modules) if kernel else None
     if modules and not kernel:
         raise InputError("--modules", "only applies together with --kernel")
-    tree = ktree.local_tree(source)
+    tree = local_tree(source)
     if tree is not None and tests and not _patches_touch_selftests(patches):
         check_test_names(tests, ktree.tree_selftest_names(tree), ktree.SELFTEST_DIR)
     if given is not None:

@@ -3,7 +3,7 @@ config, the KUnit suites and cases, and where the tree's KTAP parser lives."""
 
 import re
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 SELFTEST_DIR = "tools/testing/selftests/damon"
 SELFTEST_CONFIG = f"{SELFTEST_DIR}/config"
@@ -51,14 +51,3 @@ def tree_kunit_cases(tree: Path) -> Dict[str, List[str]]:
     headers = {str(p): p.read_text(errors="replace")
                for p in sorted((tree / KUNIT_HEADERS).glob("*-kunit.h"))}
     return kunit_cases(headers)
-
-
-def local_tree(source: Optional[str]) -> Optional[Path]:
-    """The tree of a --source that is already on disk, unpacked: a
-    directory, or the cached unpack of Debian's package. None when finding
-    it would mean fetching or unpacking something."""
-    from harness.kernel import source as ksource
-    if source is not None:
-        path = Path(source).expanduser()
-        return path if path.is_dir() else None
-    return ksource.cached_debian_tree()

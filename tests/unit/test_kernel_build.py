@@ -51,10 +51,20 @@ def test_request_key_is_stable_and_tracks_every_input(tree, tmp_path):
     assert with_patch != builder(tree, patches=[str(tmp_path / "p")]).request_key()
 
 
-def test_failing_patch_stops_before_make_and_leaves_no_artefact(tree, tmp_path):
+def test_a_series_for_another_tree_is_refused_before_anything(tree, tmp_path):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "0001-bad.patch").write_text(DIFF.replace("int x;", "int z;"))
-    with pytest.raises(InputError, match="0001-bad.patch does not apply to mm/damon/core.c"):
+    with pytest.raises(InputError, match="no patch of the series applies .*0001-bad.patch"):
+        builder(tree, patches=[str(tmp_path / "p")])
+    assert not (tmp_path / "cache" / "work").exists()
+
+
+def test_failing_patch_stops_before_make_and_leaves_no_artefact(tree, tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "0001-good.patch").write_text(DIFF)
+    (tmp_path / "p" / "0002-bad.patch").write_text(
+        DIFF.replace("int x;", "int z;").replace("+int y;", "+int w;"))
+    with pytest.raises(InputError, match="0002-bad.patch does not apply to mm/damon/core.c"):
         builder(tree, patches=[str(tmp_path / "p")]).run()
     kernels = tmp_path / "cache" / "kernels"
     assert [p.name for p in kernels.iterdir()] in ([], ["requests"])
