@@ -1,0 +1,80 @@
+"""Run scenarios on two kernels, repeatedly and interleaved, keep every run,
+and hand the judged runs to the analysis."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+from harness.compare import analysis, report
+from harness.kernel.artifact import Kernel, user_kernel
+from harness.kernel.build import build_kernel, validate_build_inputs
+
+SIDES = ("base", "patched")
+
+
+@dataclass
+class Outcome:
+    call: str
+    rows: List[analysis.Row]
+    text: str
+
+
+def validate_side(name: str, spec: dict) -> None:
+    if spec["kernel"]:
+        user_kernel(spec["kernel"], flag=f"--{name}-kernel")
+    else:
+        validate_build_inputs(spec["source"], spec["patches"], spec["fragments"])
+
+
+def kernel_of(spec: dict) -> Kernel:
+    if spec["kernel"]:
+        return user_kernel(spec["kernel"])
+    return build_kernel(source=spec["source"], patches=spec["patches"],
+                        fragments=spec["fragments"])
+
+
+def describe(spec: dict) -> str:
+    if spec["kernel"]:
+        return spec["kernel"]
+    patches = " ".join(Path(p).name for p in spec["patches"]) or "no patches"
+    return f"{spec['source'] or 'Debian linux-source-7.3'} + {patches}"
+
+
+def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, dict],
+            repeat: int, threshold: float, out: Path, accel: str, echo=print) -> Outcome:
+    runs = run_all(scenarios, kernels, repeat, out, accel, echo)
+    rows = []
+    for sc in scenarios:
+        rows += analysis.analyse(sc, runs[("base", sc.name)], runs[("patched", sc.name)],
+                                 threshold)
+        report.plot(sc.name, {side: runs[(side, sc.name)] for side in SIDES},
+                    out / f"{sc.name}.png")
+    sides = {name: describe(spec) for name, spec in specs.items()}
+    text = report.table(rows, sides, repeat, threshold)
+    call = analysis.overall(rows)
+    text += f"\ncompare: {call}\n"
+    (out / "compare.txt").write_text(text)
+    report.write_json(rows, out / "compare.json",
+                      {"call": call, "sides": sides, "repeat": repeat, "threshold_pct": threshold,
+                       "kernels": {k: v.describe() for k, v in kernels.items()}})
+    return Outcome(call, rows, text)
+
+
+def run_all(scenarios, kernels, repeat: int, out: Path, accel: str, echo) -> Dict:
+    """A B A B ...: each repeat runs every scenario on base, then on patched,
+    so drift on the host falls on both kernels alike."""
+    from harness import engine
+    from harness.report import summary_line
+    runs = {(side, sc.name): [] for side in SIDES for sc in scenarios}
+    for rep in range(1, repeat + 1):
+        for side in SIDES:
+            for sc in scenarios:
+                run_dir = out / side / f"{sc.name}-{rep}"
+                result = engine.run_scenario(sc, kernel=kernels[side], accel=accel,
+                                             run_dir=run_dir)
+                (run_dir / "compare-side.json").write_text(json.dumps({"side": side,
+                                                                       "repeat": rep}))
+                echo(f"[{rep}/{repeat} {side}] {summary_line(result)}")
+                runs[(side, sc.name)].append(result)
+    return runs

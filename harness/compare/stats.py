@@ -1,0 +1,102 @@
+"""Is a figure worse on the patched kernel than on the base one?
+
+Repeated runs of each kernel give two samples of a figure. The call is made
+with SciPy: a Mann-Whitney U test (no assumption of normality; TCG timing
+is skewed) for significance, and a bootstrap confidence interval of the
+difference of the medians for its size. A change is a REGRESSION or an
+IMPROVEMENT only when it is both significant and at least the threshold;
+otherwise NO CHANGE, which says the smallest change these runs could have
+shown. Fewer than MIN_RUNS values on a side is NOT ENOUGH DATA.
+"""
+
+import math
+import statistics
+from dataclasses import asdict, dataclass
+from typing import List, Optional, Sequence
+
+REGRESSION, IMPROVEMENT, NO_CHANGE, NOT_ENOUGH = (
+    "REGRESSION", "IMPROVEMENT", "NO CHANGE", "NOT ENOUGH DATA")
+MIN_RUNS = 3
+ALPHA = 0.05
+THRESHOLD_PCT = 10.0
+BOOTSTRAP_RESAMPLES = 2000
+SEED = 20261124     # a fixed seed: the same runs always get the same call
+
+
+@dataclass
+class Call:
+    call: str
+    reason: str
+    base_median: Optional[float] = None
+    patched_median: Optional[float] = None
+    change_pct: Optional[float] = None      # of the base median
+    ci_low: Optional[float] = None          # 95 % CI of patched - base median
+    ci_high: Optional[float] = None
+    p_value: Optional[float] = None
+    detectable_pct: Optional[float] = None  # for NO CHANGE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(base: Sequence[Optional[float]], patched: Sequence[Optional[float]], better: str,
+            threshold_pct: float = THRESHOLD_PCT, alpha: float = ALPHA) -> Call:
+    a = [v for v in base if v is not None and math.isfinite(v)]
+    b = [v for v in patched if v is not None and math.isfinite(v)]
+    if min(len(a), len(b)) < MIN_RUNS:
+        return Call(NOT_ENOUGH, f"{len(a)} base and {len(b)} patched values; "
+                                f"need {MIN_RUNS} on each side")
+    from scipy import stats
+    med_a, med_b = statistics.median(a), statistics.median(b)
+    p_value = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    low, high = _median_difference_ci(a, b)
+    scale = abs(med_a) or max(abs(med_b), 1e-12)
+    change = 100.0 * (med_b - med_a) / scale
+    call = Call(NO_CHANGE, "", med_a, med_b, change, low, high, p_value)
+    worse = (med_b > med_a) if better == "lower" else (med_b < med_a)
+    if p_value < alpha and abs(change) >= threshold_pct:
+        call.call = REGRESSION if worse else IMPROVEMENT
+        call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({change:+.1f} %, threshold "
+                       f"{threshold_pct:g} %), p = {p_value:.3g} < {alpha:g}")
+    else:
+        call.detectable_pct = 100.0 * max(abs(low), abs(high)) / scale
+        why = (f"p = {p_value:.3g} >= {alpha:g}" if p_value >= alpha
+               else f"{change:+.1f} % is under the {threshold_pct:g} % threshold")
+        call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({change:+.1f} %): {why}; these "
+                       f"runs could show a change of about {call.detectable_pct:.0f} %")
+    return call
+
+
+def _median_difference_ci(a: List[float], b: List[float]):
+    """95 % bootstrap interval of median(b) - median(a)."""
+    from scipy import stats
+    if len(set(a)) == 1 and len(set(b)) == 1:
+        diff = b[0] - a[0]
+        return diff, diff
+    result = stats.bootstrap((a, b), lambda x, y, axis=-1: _median(y, axis) - _median(x, axis),
+                             n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=0.95,
+                             method="percentile", vectorized=True,
+                             random_state=SEED)
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _median(x, axis):
+    import numpy
+    return numpy.median(x, axis=axis)
+
+
+def compare_pass_rates(base: Sequence[bool], patched: Sequence[bool],
+                       alpha: float = ALPHA) -> Call:
+    """A scenario that passes on base and fails on patched more often than
+    chance allows (Fisher's exact test) is a regression."""
+    if min(len(base), len(patched)) < 1:
+        return Call(NOT_ENOUGH, "no runs on a side")
+    from scipy import stats
+    table = [[sum(base), len(base) - sum(base)], [sum(patched), len(patched) - sum(patched)]]
+    p_value = float(stats.fisher_exact(table).pvalue)
+    rate_a, rate_b = sum(base) / len(base), sum(patched) / len(patched)
+    text = f"pass rate {sum(base)}/{len(base)} -> {sum(patched)}/{len(patched)}, p = {p_value:.3g}"
+    if p_value < alpha:
+        return Call(REGRESSION if rate_b < rate_a else IMPROVEMENT, text, rate_a, rate_b,
+                    p_value=p_value)
+    return Call(NO_CHANGE, text, rate_a, rate_b, p_value=p_value)

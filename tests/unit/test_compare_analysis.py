@@ -1,0 +1,57 @@
+"""A comparison's analysis and report on runs captured from real guests: the
+same runs on both sides change nothing; the same runs made slower are a
+regression with the numbers that show it."""
+
+import copy
+import json
+from pathlib import Path
+
+from harness import judge
+from harness.compare import analysis, report, stats
+
+RUN = Path(__file__).parent.parent / "data" / "runs" / "collapse"
+
+
+def collapse_runs(n: int, slower: float = 1.0, jitter: float = 0.02):
+    result, _ = judge.judge_dir(RUN)
+    runs = []
+    for i in range(n):
+        run = copy.deepcopy(result)
+        for check in run.checks:
+            if "reached_at" in check.numbers:
+                check.numbers["reached_at"] *= slower * (1 + jitter * i)
+        runs.append(run)
+    return judge.load_run(RUN), runs
+
+
+def test_the_same_runs_on_both_sides_are_no_change():
+    sc, runs = collapse_runs(5)
+    rows = analysis.analyse(sc, runs, copy.deepcopy(runs))
+    assert {r.call.call for r in rows} == {stats.NO_CHANGE}
+    assert analysis.overall(rows) == stats.NO_CHANGE
+
+
+def test_runs_four_times_slower_are_a_regression_of_the_time_to_reach():
+    sc, base = collapse_runs(5)
+    _, patched = collapse_runs(5, slower=4.0)
+    rows = analysis.analyse(sc, base, patched)
+    slow = [r for r in rows if r.call.call == stats.REGRESSION]
+    assert slow and all(r.figure.endswith("time to reach") for r in slow)
+    assert next(r for r in rows if r.figure == "pass rate").call.call == stats.NO_CHANGE
+    assert analysis.overall(rows) == stats.REGRESSION
+    text = report.table(rows, {"base": "A", "patched": "B"}, 5, 10.0)
+    assert "REGRESSION" in text and "time to reach" in text and "p < 0.05" in text
+
+
+def test_the_json_report_keeps_every_value(tmp_path):
+    sc, base = collapse_runs(3)
+    rows = analysis.analyse(sc, base, copy.deepcopy(base))
+    data = json.loads(report.write_json(rows, tmp_path / "c.json", {"call": "x"}).read_text())
+    assert len(data["rows"]) == len(rows) and len(data["rows"][1]["base"]) == 3
+
+
+def test_the_overlay_plot_is_drawn(tmp_path):
+    sc, base = collapse_runs(2)
+    path = report.plot(sc.name, {"base": base, "patched": copy.deepcopy(base)},
+                       tmp_path / "p.png")
+    assert path.stat().st_size > 1000

@@ -1,0 +1,59 @@
+"""The calls a comparison makes on repeated runs' figures (SciPy underneath)."""
+
+import pytest
+
+from harness.compare import stats
+
+
+def test_a_clear_slowdown_is_a_regression_with_its_numbers():
+    base = [2.0, 2.1, 1.9, 2.2, 2.0]
+    patched = [8.0, 8.4, 7.9, 8.2, 8.1]
+    call = stats.compare(base, patched, "lower")
+    assert call.call == stats.REGRESSION
+    assert call.change_pct == pytest.approx(305.0)     # median 2.0 -> 8.1
+    assert call.p_value < 0.05 and call.ci_low > 0
+    assert "threshold 10 %" in call.reason
+
+
+def test_the_same_change_the_other_way_is_an_improvement():
+    call = stats.compare([8.0, 8.4, 7.9, 8.2, 8.1], [2.0, 2.1, 1.9, 2.2, 2.0], "lower")
+    assert call.call == stats.IMPROVEMENT
+    assert stats.compare([8.0, 8.4, 7.9, 8.2, 8.1], [2.0, 2.1, 1.9, 2.2, 2.0],
+                         "higher").call == stats.REGRESSION
+
+
+def test_noise_is_no_change_and_says_what_could_have_been_seen():
+    base = [2.0, 3.1, 1.8, 2.6, 2.2]
+    patched = [2.4, 1.9, 2.9, 2.1, 2.5]
+    call = stats.compare(base, patched, "lower")
+    assert call.call == stats.NO_CHANGE
+    assert call.detectable_pct > 0 and "could show" in call.reason
+
+
+def test_a_significant_but_small_change_is_no_change():
+    base = [10.0, 10.01, 10.02, 10.03, 10.04]
+    patched = [10.5, 10.51, 10.52, 10.53, 10.54]
+    call = stats.compare(base, patched, "lower")
+    assert call.call == stats.NO_CHANGE and "under the 10 % threshold" in call.reason
+
+
+def test_too_few_values_is_not_enough_data():
+    assert stats.compare([1.0, 2.0], [1.0, 2.0, 3.0], "lower").call == stats.NOT_ENOUGH
+    assert stats.compare([1.0, None, None, 2.0], [1.0, 2.0, 3.0], "lower").call == \
+        stats.NOT_ENOUGH
+
+
+def test_identical_constant_runs_are_no_change():
+    call = stats.compare([5.0] * 5, [5.0] * 5, "lower")
+    assert call.call == stats.NO_CHANGE and call.ci_low == call.ci_high == 0
+
+
+def test_the_call_is_reproducible():
+    base, patched = [2.0, 2.5, 1.9, 2.2, 2.4], [2.6, 2.9, 2.4, 3.0, 2.7]
+    assert stats.compare(base, patched, "lower") == stats.compare(base, patched, "lower")
+
+
+def test_pass_rates():
+    assert stats.compare_pass_rates([True] * 5, [False] * 5).call == stats.REGRESSION
+    assert stats.compare_pass_rates([True] * 5, [True, True, True, False, True]).call == \
+        stats.NO_CHANGE
