@@ -201,6 +201,12 @@ def tree_with_selftests(path: Path) -> None:
     damon.mkdir(parents=True)
     (damon / "Makefile").write_text("TEST_PROGS += sysfs.sh\nTEST_PROGS += sysfs.py\n")
     (damon / "config").write_text("CONFIG_DAMON=y\nCONFIG_DAMON_LRU_SORT=y\n")
+    kunit = path / "mm/damon/tests"
+    kunit.mkdir(parents=True)
+    (kunit / "core-kunit.h").write_text(
+        "static struct kunit_case damon_test_cases[] = {\n\tKUNIT_CASE(damon_test_a),\n};\n"
+        "static struct kunit_suite damon_test_suite = {\n\t.name = \"damon\",\n"
+        "\t.test_cases = damon_test_cases,\n};\n")
 
 
 def fake_bzimage(version: str, config: str = None, meta: dict = None):
@@ -246,6 +252,13 @@ def modules_dir(path: Path) -> None:
 
 
 TEXT_FILE = "this is a text file, not a kernel image\n"
+# A patch made for some other tree: its context is nowhere in plausible_tree.
+OTHER_TREE_PATCH = ("diff --git a/mm/damon/core.c b/mm/damon/core.c\n--- a/mm/damon/core.c\n"
+                    "+++ b/mm/damon/core.c\n@@ -1,2 +1,2 @@\n int a;\n-int b;\n+int c;\n")
+# A patch that fits plausible_tree's mm/damon/Kconfig.
+TREE_PATCH = ("diff --git a/mm/damon/Kconfig b/mm/damon/Kconfig\n--- a/mm/damon/Kconfig\n"
+              "+++ b/mm/damon/Kconfig\n@@ -1,2 +1,2 @@\n config DAMON\n-\tbool \"DAMON\"\n"
+              "+\tbool \"DAMON!\"\n")
 EMPTY_MBOX = "From nobody Mon Sep 17 00:00:00 2001\n\n"
 NO_DIFF = "Some notes about a change.\n\nThey contain no diff at all.\n"
 NON_UTF8 = b"name: \xff\xfe\xfa\x80 bad\nnodes:\n  - {id: 0, memory: 1G, cpus: [0]}\n"
@@ -469,6 +482,49 @@ CASES: List[Case] = [
     build("build-source-text-file", ["--source", "{d}/notakernel.txt"],
           {"notakernel.txt": TEXT_FILE}, ["--source", "notakernel.txt"]),
     build("build-jobs-zero", ["--jobs", "0"], {}, ["--jobs"]),
+    # ------------------------------------------------------------ compare
+    Case("compare-repeat-zero", ["compare", "--patches", "{d}/p.patch", "--repeat", "0"],
+         {"p.patch": NO_DIFF}, {}, ["--repeat"]),
+    Case("compare-same-sides", ["compare"], {}, {}, ["--patches", "same kernel"]),
+    Case("compare-same-patches-both-sides",
+         ["compare", "--base-kernel", "{d}/k/bzImage", "--patched-kernel", "{d}/k/bzImage"],
+         {"k": fake_bzimage("7.3.0")}, {}, ["same kernel"]),
+    Case("compare-threshold-zero", ["compare", "--threshold", "0"], {}, {}, ["--threshold"]),
+    Case("compare-patches-no-diff", ["compare", "--patches", "{d}/notes.txt"],
+         {"notes.txt": NO_DIFF}, {}, ["--patches", "notes.txt"]),
+    Case("compare-base-kernel-text", ["compare", "--base-kernel", "{d}/notakernel.txt"],
+         {"notakernel.txt": TEXT_FILE}, {}, ["--base-kernel", "notakernel.txt"]),
+    Case("compare-unknown-scenario", ["compare", "--allow-same", "{d}/nosuch.yaml"], {}, {},
+         ["nosuch.yaml"]),
+    Case("compare-series-for-another-tree",
+         ["compare", "--source", "{d}/tree", "--patches", "{d}/other.patch"],
+         {"tree": tree_with_selftests, "other.patch": OTHER_TREE_PATCH}, {},
+         ["--patches", "applies", "other.patch"]),
+    # ------------------------------------------------------------ bisect
+    Case("bisect-no-criterion", ["bisect", "--patches", "{d}/p.patch"],
+         {"p.patch": OTHER_TREE_PATCH}, {}, ["--scenario"]),
+    Case("bisect-repeat-zero", ["bisect", "--patches", "{d}/p.patch", "--scenario",
+                                "collapse", "--repeat", "0"],
+         {"p.patch": OTHER_TREE_PATCH}, {}, ["--repeat"]),
+    Case("bisect-series-for-another-tree",
+         ["bisect", "--source", "{d}/tree", "--patches", "{d}/other.patch", "--kunit", "x"],
+         {"tree": tree_with_selftests, "other.patch": OTHER_TREE_PATCH}, {},
+         ["--patches", "applies"]),
+    Case("bisect-unknown-figure",
+         ["bisect", "--patches", "{d}/p.patch", "--scenario", "collapse", "--figure",
+          "speed", "--worse-than", "3"], {"p.patch": OTHER_TREE_PATCH}, {},
+         ["--figure", "speed", "time to reach"]),
+    Case("bisect-figure-without-limit",
+         ["bisect", "--patches", "{d}/p.patch", "--scenario", "collapse", "--figure",
+          "hot region becomes huge: time to reach"], {"p.patch": OTHER_TREE_PATCH}, {},
+         ["--worse-than"]),
+    Case("bisect-unknown-kunit-case",
+         ["bisect", "--source", "{d}/tree", "--patches", "{d}/mm.patch", "--kunit", "nosuch"],
+         {"tree": tree_with_selftests, "mm.patch": TREE_PATCH}, {}, ["--kunit", "nosuch"]),
+    Case("bisect-unknown-selftest",
+         ["bisect", "--source", "{d}/tree", "--patches", "{d}/mm.patch", "--selftest",
+          "nosuch.py"],
+         {"tree": tree_with_selftests, "mm.patch": TREE_PATCH}, {}, ["--test", "nosuch.py"]),
     # ------------------------------------------------ selftests and kunit
     Case("selftests-unknown-test", ["selftests", "--source", "{d}/tree", "--test", "nosuch.py"],
          {"tree": tree_with_selftests}, {}, ["--test", "nosuch.py", "sysfs.py"]),

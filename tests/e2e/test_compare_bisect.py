@@ -1,0 +1,46 @@
+"""Patch validation on real kernels in real guests: `compare` catches a
+slowdown that still passes, and `bisect` names the patch of a 3-patch series
+that breaks migration. Both series are controls kept under tests/controls/."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from harness.paths import REPO_ROOT
+
+pytestmark = pytest.mark.vm
+
+CONTROLS = REPO_ROOT / "tests" / "controls"
+
+
+def harness(*args, out):
+    proc = subprocess.run([sys.executable, "-m", "harness", *args, "--out", str(out)],
+                          cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    print(proc.stdout)
+    return proc
+
+
+def test_compare_calls_a_slower_collapse_a_regression_although_it_passes(tmp_path):
+    proc = harness("compare", "collapse", "--patches", str(CONTROLS / "slow-collapse.patch"),
+                   "--repeat", "3", out=tmp_path)
+    data = json.loads((tmp_path / "compare.json").read_text())
+    rows = {row["figure"]: row for row in data["rows"]}
+    assert rows["pass rate"]["base"] == [True] * 3 and rows["pass rate"]["patched"] == [True] * 3
+    reach = rows["hot region becomes huge: time to reach"]
+    assert reach["call"] == "REGRESSION", reach["reason"]
+    assert data["call"] == "REGRESSION" and proc.returncode == 1
+    assert (tmp_path / "collapse.png").is_file()
+    assert len(list((tmp_path / "base").iterdir())) == 3
+    assert "REGRESSION" in (tmp_path / "compare.txt").read_text()
+
+
+def test_bisect_names_the_patch_that_breaks_migration(tmp_path):
+    proc = harness("bisect", "--patches", str(CONTROLS / "wrong-migration-node-series"),
+                   "--scenario", "migration", "--repeat", "1", out=tmp_path)
+    assert proc.returncode == 0
+    result = json.loads((tmp_path / "bisect.json").read_text())
+    assert result["first_bad"] == 2
+    assert result["patch"].startswith("0002-")
+    assert [s["applied"] for s in result["steps"]] == [0, 3, 1, 2]
