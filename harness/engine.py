@@ -230,6 +230,7 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
         if kernel is None:
             with progress():
                 kernel = kernel_for(sc.kernel)
+        _refuse_unfit(sc, kernel)
         with boot(sc.topology, kernel=kernel, run_dir=run_dir, accel=accel) as vm:
             run = Run(vm, sc, binary)
             run.timings["boot"] = time.monotonic() - start
@@ -246,6 +247,17 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
     finally:
         _finish(result, run, run_dir, start)
     return result
+
+
+def _refuse_unfit(sc: Scenario, kernel) -> None:
+    """No boot for a kernel whose config lacks what the scenario needs."""
+    from harness.kernel.needs import lacking
+    if kernel is None:
+        return      # Debian's default kernel: the VM layer fetches it
+    gone = lacking(sc, kernel)
+    if gone:
+        raise RunEnded(Verdict.ERROR, f"not booted: the kernel lacks what the scenario "
+                                      f"needs: {', '.join(gone)}")
 
 
 def _drive(run: Run) -> None:
@@ -290,6 +302,9 @@ def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
     """Validate every scenario first (bad input raises InputError before any
     VM boots), then run them one after another and write the reports."""
     scenarios = [load_scenario(p, check_kernel=kernel is None) for p in paths]
+    if kernel is not None:
+        from harness.kernel.needs import check_kernel
+        check_kernel(scenarios, kernel)
     out_dir = Path(out_dir) if out_dir else None
     results = []
     for sc in scenarios:

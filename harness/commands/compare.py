@@ -89,6 +89,10 @@ def run(args) -> int:
     out = out or new_run_dir("compare")
     out.mkdir(parents=True, exist_ok=True)
     kernels = {name: matrix.kernel_of(spec) for name, spec in specs.items()}
+    from harness.kernel.needs import check_kernel
+    for name, kernel in kernels.items():
+        check_kernel(scenarios, kernel, f"--{name}-kernel" if specs[name]["kernel"]
+                     else "--config")
     outcome = matrix.compare(scenarios, kernels, specs, args.repeat, args.threshold, out,
                              args.accel, echo=print)
     print(outcome.text, end="")

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 from harness.errors import InputError
 from harness.kernel import config as kconfig
 from harness.kernel import patches as kpatches
+from harness.kernel.needs import kernel_config
 from harness.kernel.source import local_tree
 from harness.kernel.artifact import Kernel, kernel_version_string, user_kernel
 from harness.kernel.build import (DEFAULT, Builder, Request,
@@ -79,7 +80,7 @@ def validate(source: Optional[str], patches: Sequence[str], fragments: Sequence[
         check_test_names(tests, ktree.tree_selftest_names(tree), ktree.SELFTEST_DIR)
     if given is not None:
         _check_given_kernel(given, tree, patches)
-        config = _given_config(given)
+        config = kernel_config(given)
         if config is not None and (tree is not None or not selftests):
             tree_config = _tree_config(tree / ktree.SELFTEST_CONFIG) if tree else {}
             names = tests or (ktree.tree_selftest_names(tree) if tree else [])
@@ -157,14 +158,6 @@ def _artifact_meta(kernel: Kernel) -> Optional[dict]:
         return None
 
 
-def _given_config(kernel: Kernel) -> Optional[Dict[str, str]]:
-    for name in ("config", ".config"):
-        path = kernel.image.parent / name
-        if path.is_file():
-            return kconfig.read_config(path)
-    return None
-
-
 def prepare(source: Optional[str], patches: Sequence[str], fragments: Sequence[str],
             given: Optional[Kernel], tests: Sequence[str] = ()) -> TestKernel:
     """The test tools, then the test kernel (built, or found in the cache);
@@ -182,4 +175,4 @@ def prepare(source: Optional[str], patches: Sequence[str], fragments: Sequence[s
         raise InputError("--kernel", f"{given.image} was built from "
                          f"{meta.get('source', {}).get('identity')} but the tests come from "
                          f"{tools.meta['source']}; give its --source")
-    return TestKernel(given, tools, _given_config(given))
+    return TestKernel(given, tools, kernel_config(given))
