@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-unit bench-boot bench-build bench-suite bench-judge bench-selftests
+.PHONY: setup run test test-unit bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -29,3 +29,6 @@ bench-judge: setup
 
 bench-selftests: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/selftests_bench.py
+
+bench-compare: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/compare_bench.py

@@ -3,6 +3,7 @@ per scenario and figure."""
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from harness.commands.build import fragments_from
@@ -88,13 +89,15 @@ def run(args) -> int:
     check_results_dir()
     out = out or new_run_dir("compare")
     out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     kernels = {name: matrix.kernel_of(spec) for name, spec in specs.items()}
+    build_s = round(time.monotonic() - started, 1)
     from harness.kernel.needs import check_kernel
     for name, kernel in kernels.items():
         check_kernel(scenarios, kernel, f"--{name}-kernel" if specs[name]["kernel"]
                      else "--config")
     outcome = matrix.compare(scenarios, kernels, specs, args.repeat, args.threshold, out,
-                             args.accel, echo=print)
+                             args.accel, echo=print, timing={"build_s": build_s})
     print(outcome.text, end="")
     print(f"reports: {out}", file=sys.stderr)
     return 1 if outcome.call == "REGRESSION" else 0

@@ -2,6 +2,7 @@
 and hand the judged runs to the analysis."""
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -42,8 +43,13 @@ def describe(spec: dict) -> str:
 
 
 def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, dict],
-            repeat: int, threshold: float, out: Path, accel: str, echo=print) -> Outcome:
+            repeat: int, threshold: float, out: Path, accel: str, echo=print,
+            timing: dict = None) -> Outcome:
+    started = time.monotonic()
     runs = run_all(scenarios, kernels, repeat, out, accel, echo)
+    timing = {**(timing or {}), "runs_s": round(time.monotonic() - started, 1),
+              "run_wall_s": {f"{side}/{name}": [round(r.wall_time, 1) for r in rs]
+                             for (side, name), rs in runs.items()}}
     rows = []
     for sc in scenarios:
         rows += analysis.analyse(sc, runs[("base", sc.name)], runs[("patched", sc.name)],
@@ -57,7 +63,8 @@ def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, di
     (out / "compare.txt").write_text(text)
     report.write_json(rows, out / "compare.json",
                       {"call": call, "sides": sides, "repeat": repeat, "threshold_pct": threshold,
-                       "kernels": {k: v.describe() for k, v in kernels.items()}})
+                       "kernels": {k: v.describe() for k, v in kernels.items()},
+                       "timing": timing})
     return Outcome(call, rows, text)
 
 
