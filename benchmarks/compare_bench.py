@@ -1,7 +1,7 @@
 """Wall time of `compare` and `bisect`, split into build and runs.
 
 Usage: python benchmarks/compare_bench.py [--repeat N] [--scenarios A,B,...]
-Defaults: --repeat 3 over the 4 core scenarios, with tests/controls/
+Defaults: --repeat 4 over the 4 core scenarios, with tests/controls/
 slow-collapse.patch as the patched side; then a bisect of
 tests/controls/wrong-migration-node-series with the migration scenario.
 """
@@ -26,7 +26,7 @@ def run(args, out: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", default="3")
+    parser.add_argument("--repeat", default="4")
     parser.add_argument("--scenarios", default="collapse,hint-path,migration,memcg-convergence")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="compare-bench-") as tmp:

@@ -221,6 +221,7 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
     from harness.vm.machine import boot
     from harness.workloads.build import build
     run_dir = Path(run_dir or new_run_dir(f"scenario-{sc.name}"))
+    run_dir.mkdir(parents=True, exist_ok=True)
     _save_scenario(sc, run_dir)
     result = report.new_result(sc, run_dir)
     start = time.monotonic()

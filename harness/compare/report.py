@@ -17,7 +17,9 @@ def _num(value, unit: str) -> str:
         return "-"
     if unit == "bytes":
         return f"{value / MiB:.1f} MiB"
-    return f"{value:.3g}{' ' + unit if unit and unit != '%' else unit}"
+    if unit in ("", "count"):
+        return f"{value:.3g}"
+    return f"{value:.3g}{unit}" if unit == "%" else f"{value:.3g} {unit}"
 
 
 def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: float) -> str:

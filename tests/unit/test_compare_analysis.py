@@ -44,10 +44,10 @@ def test_runs_four_times_slower_are_a_regression_of_the_time_to_reach():
 
 
 def test_the_json_report_keeps_every_value(tmp_path):
-    sc, base = collapse_runs(3)
+    sc, base = collapse_runs(4)
     rows = analysis.analyse(sc, base, copy.deepcopy(base))
     data = json.loads(report.write_json(rows, tmp_path / "c.json", {"call": "x"}).read_text())
-    assert len(data["rows"]) == len(rows) and len(data["rows"][1]["base"]) == 3
+    assert len(data["rows"]) == len(rows) and len(data["rows"][1]["base"]) == 4
 
 
 def test_the_overlay_plot_is_drawn(tmp_path):

@@ -38,9 +38,16 @@ def test_a_significant_but_small_change_is_no_change():
 
 
 def test_too_few_values_is_not_enough_data():
-    assert stats.compare([1.0, 2.0], [1.0, 2.0, 3.0], "lower").call == stats.NOT_ENOUGH
-    assert stats.compare([1.0, None, None, 2.0], [1.0, 2.0, 3.0], "lower").call == \
+    assert stats.compare([1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], "lower").call == \
         stats.NOT_ENOUGH
+    assert stats.compare([1.0, None, None, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], "lower").call == \
+        stats.NOT_ENOUGH
+
+
+def test_three_runs_a_side_could_never_reach_significance():
+    from scipy import stats as sst
+    assert sst.mannwhitneyu([1, 2, 3], [7, 8, 9]).pvalue >= 0.05
+    assert sst.mannwhitneyu([1, 2, 3, 4], [7, 8, 9, 10]).pvalue < 0.05
 
 
 def test_identical_constant_runs_are_no_change():
