@@ -4,6 +4,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Optional
 
 from harness.errors import InputError
 
@@ -78,3 +79,21 @@ def new_run_dir(kind: str) -> Path:
     path = results_dir() / f"{stamp}-{kind}-{uuid.uuid4().hex[:6]}"
     path.mkdir(parents=True)
     return path
+
+
+def checked_out(out: Optional[str], flag: str = "--out", results: bool = True) -> Optional[Path]:
+    """A command's --out, checked before anything runs (and the results
+    directory too, when no --out is given and `results`)."""
+    if out is not None:
+        return check_output_dir(Path(out), flag)
+    if results:
+        check_results_dir()
+    return None
+
+
+def run_dir_for(out: Optional[Path], kind: str) -> Path:
+    """The --out directory, made; or a new run directory of this kind."""
+    if out is None:
+        return new_run_dir(kind)
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -1,11 +1,10 @@
 """`damon-harness bisect`: the first patch of a series that breaks a scenario,
 a figure, a KUnit case or a selftest."""
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
+from harness.commands.argtypes import integer
 from harness.commands.build import fragments_from
 from harness.errors import InputError
 
@@ -30,7 +29,7 @@ def register(subparsers) -> None:
                         help="with --scenario: judge this figure instead of the verdict")
     parser.add_argument("--worse-than", type=float, metavar="X",
                         help="with --figure: bad when the figure's median is worse than X")
-    parser.add_argument("--repeat", type=_count, default=None, metavar="N",
+    parser.add_argument("--repeat", type=integer(1, 25, "runs"), default=None, metavar="N",
                         help="runs per step, the majority decides (default: 3 for a "
                              "scenario, 1 for KUnit and selftests)")
     parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
@@ -38,27 +37,16 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 25:
-        raise argparse.ArgumentTypeError(f"not a number of runs from 1 to 25: {text}")
-    return int(text)
-
-
 def run(args) -> int:
     from harness import bisect as hbisect
     from harness.kernel import patches as kpatches
     from harness.kernel.build import validate_build_inputs
-    from harness.paths import check_output_dir, check_results_dir, new_run_dir
+    from harness.paths import checked_out, run_dir_for
     fragments = fragments_from(args.config)
     validate_build_inputs(args.source, args.base_patches + args.patches, fragments)
     series = kpatches.load_all(args.patches)
     judge_maker = _criterion(args, fragments)
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        check_output_dir(out, "--out")
-    check_results_dir()
-    out = out or new_run_dir("bisect")
-    out.mkdir(parents=True, exist_ok=True)
+    out = run_dir_for(checked_out(args.out), "bisect")
     judge = judge_maker(series, out)
     result = hbisect.bisect(series, judge)
     (out / "bisect.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")

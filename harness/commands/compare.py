@@ -1,11 +1,10 @@
 """`damon-harness compare`: two kernels, repeated runs, and a statistical call
 per scenario and figure."""
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
+from harness.commands.argtypes import integer, positive_number
 from harness.commands.build import fragments_from
 from harness.errors import InputError
 
@@ -33,31 +32,15 @@ def register(subparsers) -> None:
     parser.add_argument("--base-kernel", metavar="PATH", help="take this base kernel image")
     parser.add_argument("--patched-kernel", metavar="PATH",
                         help="take this patched kernel image")
-    parser.add_argument("--repeat", type=_count, default=5, metavar="N",
+    parser.add_argument("--repeat", type=integer(1, 100, "runs"), default=5, metavar="N",
                         help="runs per kernel and scenario (default 5)")
-    parser.add_argument("--threshold", type=_percent, default=10.0, metavar="PCT",
+    parser.add_argument("--threshold", type=positive_number(1000, "a percentage"), default=10.0, metavar="PCT",
                         help="smallest change of a median to call (default 10)")
     parser.add_argument("--allow-same", action="store_true",
                         help="allow both sides to be one kernel (to measure the noise)")
     parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
     parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
     parser.set_defaults(func=run)
-
-
-def _count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise argparse.ArgumentTypeError(f"not a number of runs from 1 to 100: {text}")
-    return int(text)
-
-
-def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError(f"not a percentage above 0: {text}")
-    return value
 
 
 def side_specs(args) -> dict:
@@ -76,19 +59,14 @@ def side_specs(args) -> dict:
 def run(args) -> int:
     from harness.commands.run import scenario_paths
     from harness.compare import matrix
-    from harness.paths import check_output_dir, check_results_dir, new_run_dir
+    from harness.paths import checked_out, run_dir_for
     from harness.scenario import load_scenario
     specs = side_specs(args)
     for name, spec in specs.items():
         matrix.validate_side(name, spec)
     scenarios = [load_scenario(p, check_kernel=False)
                  for p in scenario_paths(args.scenarios or CORE_SCENARIOS)]
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        check_output_dir(out, "--out")
-    check_results_dir()
-    out = out or new_run_dir("compare")
-    out.mkdir(parents=True, exist_ok=True)
+    out = run_dir_for(checked_out(args.out), "compare")
     started = time.monotonic()
     kernels = {name: matrix.kernel_of(spec) for name, spec in specs.items()}
     build_s = round(time.monotonic() - started, 1)

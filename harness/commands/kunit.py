@@ -2,7 +2,8 @@
 
 import time
 
-from harness.selftests.command import add_kernel_arguments, prepared, report, run_dir_for
+from harness.paths import run_dir_for
+from harness.selftests.command import add_kernel_arguments, prepared, report
 
 DEADLINE_S = {"kvm": 60, "tcg": 240}
 

@@ -2,7 +2,9 @@
 
 import time
 
-from harness.selftests.command import add_kernel_arguments, not_run, prepared, report, run_dir_for
+from harness.commands.argtypes import integer
+from harness.paths import run_dir_for
+from harness.selftests.command import add_kernel_arguments, not_run, prepared, report
 from harness.selftests.tree import SUITE
 
 
@@ -20,33 +22,15 @@ def register(subparsers) -> None:
                         help="also report the KUnit cases the kernel ran at boot")
     parser.add_argument("--panic-on-warn", action="store_true",
                         help="set kernel.panic_on_warn before the tests")
-    parser.add_argument("--timeout", type=_seconds, metavar="S",
+    parser.add_argument("--timeout", type=integer(1, 86400, "seconds"), metavar="S",
                         help="per-test timeout instead of the tests' own (kselftest's -o); "
                              "default: their own, times 4 under TCG")
-    parser.add_argument("--retries", type=_retries, default=0, metavar="N",
+    parser.add_argument("--retries", type=integer(0, 10, "retries"), default=0, metavar="N",
                         help="run a test that FAILs or TIMEs OUT up to N more times in the "
                              "same guest; every attempt is reported (default 0)")
     parser.add_argument("--image", default="selftests",
                         help="guest image recipe (default: selftests, with Python and drgn)")
     parser.set_defaults(func=run)
-
-
-def _retries(text: str) -> int:
-    import argparse
-    if not text.isdigit() or int(text) > 10:
-        raise argparse.ArgumentTypeError(f"not a number of retries from 0 to 10: {text}")
-    return int(text)
-
-
-def _seconds(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"not a number of seconds from 1 to 86400: {text}")
-    return value
 
 
 def run(args) -> int:

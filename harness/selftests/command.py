@@ -4,10 +4,10 @@ directory, and the reports."""
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 from harness.commands.build import fragments_from
-from harness.paths import check_output_dir, check_results_dir, new_run_dir
+from harness.paths import check_results_dir, checked_out
 from harness.selftests import results as sresults
 from harness.selftests.kernel import TEST_FRAGMENTS, TestKernel, prepare, validate
 from harness.selftests.results import Status, TestResult
@@ -35,9 +35,7 @@ def prepared(args, tests: Sequence[str] = (), selftests: bool = True,
              kunit: bool = False) -> (TestKernel, Path):
     """Check every input, then build or find the kernel and the test tools."""
     fragments = fragments_from(args.config, TEST_FRAGMENTS)
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        check_output_dir(out, "--out")
+    out = checked_out(args.out, results=False)
     given = validate(args.source, args.patches, fragments, args.kernel, args.modules, tests,
                      selftests, kunit)
     check_results_dir()
@@ -45,13 +43,6 @@ def prepared(args, tests: Sequence[str] = (), selftests: bool = True,
     test_kernel = prepare(args.source, args.patches, fragments, given, tests)
     test_kernel.build_s = round(time.monotonic() - started, 1)
     return test_kernel, out
-
-
-def run_dir_for(out: Optional[Path], kind: str) -> Path:
-    if out is None:
-        return new_run_dir(kind)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def not_run(kind: str, suite: str, names: Sequence[str], reason: str) -> List[TestResult]:

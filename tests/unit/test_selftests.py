@@ -49,7 +49,7 @@ def test_kunit_cases_are_read_per_file_when_array_names_repeat():
 def _selftests_output(*results: str, tail: str = "") -> str:
     lines = ["TAP version 13", f"1..{len(EXPECTED)}"]
     for name, result in zip(EXPECTED, results):
-        lines += [f"# timeout set to 45", f"# selftests: damon: {name}", f"# output of {name}",
+        lines += ["# timeout set to 45", f"# selftests: damon: {name}", f"# output of {name}",
                   result.format(name=name)]
     return "\n".join(lines) + "\n" + tail
 
