@@ -40,6 +40,9 @@ def register(subparsers) -> None:
                         help="allow both sides to be one kernel (to measure the noise)")
     parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
     parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
+    parser.add_argument("--report-only", metavar="DIR",
+                        help="judge a comparison's saved runs again and rewrite its reports "
+                             "(no build, no boot; --threshold may change)")
     parser.set_defaults(func=run)
 
 
@@ -56,7 +59,32 @@ def side_specs(args) -> dict:
     return {"base": base, "patched": patched}
 
 
+def report_only(args) -> int:
+    from pathlib import Path
+    from harness.compare import matrix
+    given = [flag for flag, value in (("--patches", args.patches),
+                                      ("--base-patches", args.base_patches),
+                                      ("--source", args.source), ("--config", args.config),
+                                      ("--base-kernel", args.base_kernel),
+                                      ("--patched-kernel", args.patched_kernel),
+                                      ("--out", args.out), ("SCENARIO", args.scenarios))
+             if value]
+    if given:
+        raise InputError("--report-only", f"takes the runs as they are; {given[0]} cannot "
+                                          f"change them")
+    out = Path(args.report_only)
+    if not out.is_dir():
+        raise InputError(f"--report-only {out}", "no such directory")
+    scenarios, runs, inputs = matrix.rejudge(out, echo=lambda m: print(m, file=sys.stderr))
+    outcome = matrix.report_runs(scenarios, runs, inputs, args.threshold, out)
+    print(outcome.text, end="")
+    print(f"reports: {out}", file=sys.stderr)
+    return 1 if outcome.call == "REGRESSION" else 0
+
+
 def run(args) -> int:
+    if args.report_only:
+        return report_only(args)
     from harness.commands.run import scenario_paths
     from harness.compare import matrix
     from harness.paths import checked_out, run_dir_for

@@ -42,30 +42,80 @@ def describe(spec: dict) -> str:
     return f"{spec['source'] or 'Debian linux-source-7.3'} + {patches}"
 
 
+INPUTS = "compare-inputs.json"
+
+
 def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, dict],
             repeat: int, threshold: float, out: Path, accel: str, echo=print,
             timing: dict = None) -> Outcome:
+    inputs = {"sides": {name: describe(spec) for name, spec in specs.items()},
+              "repeat": repeat, "scenarios": [sc.name for sc in scenarios],
+              "kernels": {k: v.describe() for k, v in kernels.items()}}
+    (out / INPUTS).write_text(json.dumps(inputs, indent=2, default=str) + "\n")
     started = time.monotonic()
     runs = run_all(scenarios, kernels, repeat, out, accel, echo)
     timing = {**(timing or {}), "runs_s": round(time.monotonic() - started, 1),
               "run_wall_s": {f"{side}/{name}": [round(r.wall_time, 1) for r in rs]
                              for (side, name), rs in runs.items()}}
+    inputs["timing"] = timing
+    (out / INPUTS).write_text(json.dumps(inputs, indent=2, default=str) + "\n")
+    return report_runs(scenarios, runs, inputs, threshold, out)
+
+
+def report_runs(scenarios: Sequence, runs: Dict, inputs: dict, threshold: float,
+                out: Path) -> Outcome:
+    """Analyse judged runs ({(side, scenario name): [result]}) and write the
+    reports; shared by a live comparison and --report-only."""
     rows = []
     for sc in scenarios:
         rows += analysis.analyse(sc, runs[("base", sc.name)], runs[("patched", sc.name)],
                                  threshold)
         report.plot(sc.name, {side: runs[(side, sc.name)] for side in SIDES},
                     out / f"{sc.name}.png")
-    sides = {name: describe(spec) for name, spec in specs.items()}
-    text = report.table(rows, sides, repeat, threshold)
+    text = report.table(rows, inputs["sides"], inputs["repeat"], threshold)
     call = analysis.overall(rows)
     text += f"\ncompare: {call}\n"
     (out / "compare.txt").write_text(text)
     report.write_json(rows, out / "compare.json",
-                      {"call": call, "sides": sides, "repeat": repeat, "threshold_pct": threshold,
-                       "kernels": {k: v.describe() for k, v in kernels.items()},
-                       "timing": timing})
+                      {**inputs, "call": call, "threshold_pct": threshold})
     return Outcome(call, rows, text)
+
+
+def rejudge(out: Path, echo=print):
+    """(scenarios, runs, inputs) of a comparison directory, every run judged
+    again from its saved samples; runs that never finished are left out."""
+    from harness import judge
+    from harness.errors import InputError
+    try:
+        inputs = json.loads((out / INPUTS).read_text())
+        names = list(inputs["scenarios"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"--report-only {out}", f"not a comparison directory (no valid "
+                                                 f"{INPUTS})") from None
+    scenarios, runs = {}, {}
+    for side in SIDES:
+        for name in names:
+            runs[(side, name)] = []
+            for run_dir in _run_dirs(out / side, name):
+                if not (run_dir / "result.json").is_file():
+                    echo(f"skipped {run_dir}: the run never finished")
+                    continue
+                result, _ = judge.judge_dir(run_dir)
+                scenarios.setdefault(name, judge.load_run(run_dir))
+                runs[(side, name)].append(result)
+    missing = [n for n in names if n not in scenarios]
+    if missing:
+        raise InputError(f"--report-only {out}", f"no finished run of {', '.join(missing)}")
+    return [scenarios[n] for n in names], runs, inputs
+
+
+def _run_dirs(side_dir: Path, name: str) -> List[Path]:
+    found = []
+    for d in side_dir.glob(f"{name}-*"):
+        rep = d.name[len(name) + 1:]
+        if d.is_dir() and rep.isdigit():
+            found.append((int(rep), d))
+    return [d for _, d in sorted(found)]
 
 
 def run_all(scenarios, kernels, repeat: int, out: Path, accel: str, echo) -> Dict:

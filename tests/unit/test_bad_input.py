@@ -500,6 +500,13 @@ CASES: List[Case] = [
          ["compare", "--source", "{d}/tree", "--patches", "{d}/other.patch"],
          {"tree": tree_with_selftests, "other.patch": OTHER_TREE_PATCH}, {},
          ["--patches", "applies", "other.patch"]),
+    Case("compare-report-only-not-a-comparison", ["compare", "--report-only", "{d}/runs"],
+         {"runs": mkdir}, {}, ["--report-only", "compare-inputs.json"]),
+    Case("compare-report-only-missing", ["compare", "--report-only", "{d}/nosuch"], {}, {},
+         ["--report-only", "nosuch"]),
+    Case("compare-report-only-with-patches",
+         ["compare", "--report-only", "{d}/runs", "--patches", "{d}/p.patch"],
+         {"runs": mkdir, "p.patch": NO_DIFF}, {}, ["--report-only", "--patches"]),
     # ------------------------------------------------------------ bisect
     Case("bisect-no-criterion", ["bisect", "--patches", "{d}/p.patch"],
          {"p.patch": OTHER_TREE_PATCH}, {}, ["--scenario"]),

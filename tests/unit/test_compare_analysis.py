@@ -55,3 +55,31 @@ def test_the_overlay_plot_is_drawn(tmp_path):
     path = report.plot(sc.name, {"base": base, "patched": copy.deepcopy(base)},
                        tmp_path / "p.png")
     assert path.stat().st_size > 1000
+
+
+def comparison_dir(tmp_path: Path, runs_a_side: int) -> Path:
+    """A comparison directory as `compare` leaves it, from one captured run."""
+    import shutil
+    out = tmp_path / "cmp"
+    for side in ("base", "patched"):
+        for rep in range(1, runs_a_side + 1):
+            shutil.copytree(RUN, out / side / f"collapse-{rep}")
+    (out / "patched" / f"collapse-{runs_a_side + 1}").mkdir()    # interrupted: no result
+    (out / "compare-inputs.json").write_text(json.dumps(
+        {"sides": {"base": "A", "patched": "B"}, "repeat": runs_a_side,
+         "scenarios": ["collapse"], "kernels": {}}))
+    return out
+
+
+def test_report_only_judges_the_saved_runs_again_and_skips_unfinished_ones(tmp_path):
+    from harness.compare import matrix
+    out = comparison_dir(tmp_path, 4)
+    skipped = []
+    scenarios, runs, inputs = matrix.rejudge(out, echo=skipped.append)
+    assert [sc.name for sc in scenarios] == ["collapse"]
+    assert len(runs[("base", "collapse")]) == len(runs[("patched", "collapse")]) == 4
+    assert len(skipped) == 1 and "collapse-5" in skipped[0]
+    outcome = matrix.report_runs(scenarios, runs, inputs, 10.0, out)
+    assert outcome.call == stats.NO_CHANGE
+    assert json.loads((out / "compare.json").read_text())["call"] == stats.NO_CHANGE
+    assert "compare: NO CHANGE" in (out / "compare.txt").read_text()
