@@ -11,7 +11,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, List, Sequence
+from typing import Callable, List, Sequence, Union
 
 from harness.errors import InputError
 from harness.kernel import patches as kpatches
@@ -19,7 +19,7 @@ from harness.kernel import patches as kpatches
 
 @dataclass
 class Step:
-    applied: int            # how many patches of the series this kernel has
+    applied: Union[int, str]    # how many patches of the series, or the commit
     good: bool
     votes: List[bool]       # one per repeat: good?
     notes: List[str] = field(default_factory=list)
@@ -33,7 +33,7 @@ class Step:
 
 @dataclass
 class Bisection:
-    first_bad: int          # 1-based index into the series
+    first_bad: Union[int, str]  # 1-based index into the series, or the commit
     patch: str
     steps: List[Step]
 
@@ -70,12 +70,8 @@ def bisect(patches: Sequence[kpatches.Patch], judge: Callable[[int], Step],
              f"({tally})")
         return result
 
-    if not step(0).good:
-        raise InputError("bisect", f"the good end (no patches of the series) is not good "
-                                   f"({steps[0].notes[-1] if steps[0].notes else 'bad'})")
-    if step(len(patches)).good:
-        raise InputError("bisect", f"the bad end (all {len(patches)} patches) is good: "
-                                   "nothing to bisect")
+    require_end(step(0), True, "no patches of the series")
+    require_end(step(len(patches)), False, f"all {len(patches)} patches")
     good, bad = 0, len(patches)
     while bad - good > 1:
         middle = (good + bad) // 2
@@ -84,6 +80,16 @@ def bisect(patches: Sequence[kpatches.Patch], judge: Callable[[int], Step],
         else:
             bad = middle
     return Bisection(bad, patches[bad - 1].name, steps)
+
+
+def require_end(end: Step, should_be_good: bool, name: str) -> None:
+    """InputError unless the good end is good (the bad end bad): a bisection
+    between two ends that agree would name an arbitrary patch."""
+    if should_be_good and not end.good:
+        raise InputError("bisect", f"the good end ({name}) is not good "
+                                   f"({end.notes[-1] if end.notes else 'bad'})")
+    if not should_be_good and end.good:
+        raise InputError("bisect", f"the bad end ({name}) is good: nothing to bisect")
 
 
 def confidence(result: Bisection) -> str:

@@ -1,6 +1,8 @@
 """What makes one bisect step good: a scenario's verdict or figure, a KUnit
 case, or a selftest. Each factory checks its inputs before anything runs and
-returns make(series, out) -> judge(count) -> Step."""
+returns make(kernel_inputs, out) -> judge(key) -> Step, where
+kernel_inputs(key) -> (source, patches) names the kernel of a step: a count
+of a series' patches, or a commit of a git range."""
 
 import statistics
 from pathlib import Path
@@ -10,10 +12,18 @@ from harness.errors import InputError
 from harness.kernel.source import local_tree
 
 
-def _patches(args, series, count: int, out: Path) -> list:
-    if count == 0:
-        return list(args.base_patches)
-    return list(args.base_patches) + [str(write_prefix(series, count, out / "prefixes"))]
+def series_inputs(args, series, out: Path):
+    """kernel_inputs for a patch series: key = how many of its patches."""
+    def inputs(count: int):
+        if count == 0:
+            return args.source, list(args.base_patches)
+        return args.source, list(args.base_patches) + [
+            str(write_prefix(series, count, out / "prefixes"))]
+    return inputs
+
+
+def step_dir(out: Path, key) -> Path:
+    return out / f"step-{key if isinstance(key, int) else str(key)[:12]}"
 
 
 def _majority(votes) -> bool:
@@ -36,25 +46,25 @@ def scenario_judge(args, fragments):
         better = names[args.figure]
     repeat = args.repeat or 3
 
-    def make(series, out):
-        def judge(count: int) -> Step:
-            return _scenario_step(args, sc, fragments, series, count, out, repeat, better)
+    def make(kernel_inputs, out):
+        def judge(key) -> Step:
+            return _scenario_step(args, sc, fragments, kernel_inputs, key, out, repeat, better)
         return judge
     return make
 
 
-def _scenario_step(args, sc, fragments, series, count, out, repeat, better) -> Step:
+def _scenario_step(args, sc, fragments, kernel_inputs, key, out, repeat, better) -> Step:
     from harness import engine
     from harness.compare.figures import run_figures
     from harness.kernel.build import build_kernel
     from harness.report import summary_line
-    patches = _patches(args, series, count, out)
-    kernel, build_s = timed(lambda: build_kernel(source=args.source, patches=patches,
+    source, patches = kernel_inputs(key)
+    kernel, build_s = timed(lambda: build_kernel(source=source, patches=patches,
                                                  fragments=fragments))
     votes, notes, values = [], [], []
     results, run_s = timed(lambda: [
         engine.run_scenario(sc, kernel=kernel, accel=args.accel,
-                            run_dir=out / f"step-{count}" / f"run-{r}")
+                            run_dir=step_dir(out, key) / f"run-{r}")
         for r in range(1, repeat + 1)])
     for result in results:
         notes.append(summary_line(result))
@@ -66,7 +76,7 @@ def _scenario_step(args, sc, fragments, series, count, out, repeat, better) -> S
         votes.append(value is not None and _not_worse(value, args.worse_than, better))
     if values and all(v is not None for v in values):
         notes.append(f"{args.figure}: median {statistics.median(values):.4g}")
-    return Step(count, _majority(votes), votes, notes, build_s, run_s)
+    return Step(key, _majority(votes), votes, notes, build_s, run_s)
 
 
 def _not_worse(value: float, limit: float, better: str) -> bool:
@@ -94,15 +104,15 @@ def selftest_judge(args):
 
 
 def _test_kernel_judge(args, votes_of):
-    def make(series, out):
-        def judge(count: int) -> Step:
+    def make(kernel_inputs, out):
+        def judge(key) -> Step:
             from harness.selftests.kernel import TEST_FRAGMENTS, prepare
-            patches = _patches(args, series, count, out)
-            test_kernel, build_s = timed(lambda: prepare(args.source, patches, TEST_FRAGMENTS,
+            source, patches = kernel_inputs(key)
+            test_kernel, build_s = timed(lambda: prepare(source, patches, TEST_FRAGMENTS,
                                                          None))
             (votes, notes), run_s = timed(lambda: votes_of(args, test_kernel,
-                                                           out / f"step-{count}"))
-            return Step(count, _majority(votes), votes, notes, build_s, run_s)
+                                                           step_dir(out, key)))
+            return Step(key, _majority(votes), votes, notes, build_s, run_s)
         return judge
     return make
 

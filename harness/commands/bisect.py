@@ -13,10 +13,15 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "bisect", help="find the first patch of a series that makes a test go bad",
         description="Build prefixes of a patch series (incrementally) and test each, "
-                    "binary search, until the first bad patch is found. Exit status: 0 "
+                    "binary search, until the first bad patch is found; or bisect a git "
+                    "range (--good/--bad) of a tree with git bisect run. Exit status: 0 "
                     "found, 2 bad input (including a good end that is not good).")
-    parser.add_argument("--patches", metavar="DIR|MBOX", action="append", required=True,
+    parser.add_argument("--patches", metavar="DIR|MBOX", action="append", default=[],
                         help="the series to bisect")
+    parser.add_argument("--good", metavar="REV",
+                        help="with --bad: bisect this git range of --source instead of a "
+                             "series (through git bisect run, in a clone)")
+    parser.add_argument("--bad", metavar="REV", help="the range's bad end")
     parser.add_argument("--base-patches", metavar="DIR|MBOX", action="append", default=[],
                         help="patches every step has under the series")
     parser.add_argument("--source", metavar="PATH|TARBALL")
@@ -38,22 +43,69 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.good or args.bad:
+        return run_range(args)
+    if not args.patches:
+        raise InputError("--patches", "give the series to bisect (or --good/--bad for a "
+                                      "git range)")
     from harness import bisect as hbisect
+    from harness.bisect_judges import series_inputs
     from harness.kernel import patches as kpatches
     from harness.kernel.build import validate_build_inputs
     from harness.paths import checked_out, run_dir_for
     fragments = fragments_from(args.config)
     validate_build_inputs(args.source, args.base_patches + args.patches, fragments)
     series = kpatches.load_all(args.patches)
-    judge_maker = _criterion(args, fragments)
+    judge_maker = criterion_for(args)
     out = run_dir_for(checked_out(args.out), "bisect")
-    judge = judge_maker(series, out)
+    judge = judge_maker(series_inputs(args, series, out), out)
     result = hbisect.bisect(series, judge)
     (out / "bisect.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     print(f"first bad patch: {result.first_bad}/{len(series)} {result.patch}")
     print(f"how sure: {hbisect.confidence(result)}")
     print(f"reports: {out}", file=sys.stderr)
     return 0
+
+
+def run_range(args) -> int:
+    """A git range: both ends tested here, the rest by `git bisect run`."""
+    from harness import bisect as hbisect
+    from harness import gitbisect
+    from harness.kernel.build import validate_build_inputs
+    from harness.paths import checked_out, run_dir_for
+    if not (args.good and args.bad):
+        raise InputError("--good" if not args.good else "--bad", "a git range needs both "
+                                                                 "--good and --bad")
+    if args.patches:
+        raise InputError("--patches", "bisect either a series or a git range, not both")
+    good, bad = gitbisect.check_range(args.source, args.good, args.bad)
+    validate_build_inputs(args.source, args.base_patches, fragments_from(args.config))
+    judge_maker = criterion_for(args)
+    out = run_dir_for(checked_out(args.out), "bisect")
+    clone = gitbisect.clone_for(args.source, good, bad)
+    judge = judge_maker(lambda key: (str(clone), list(args.base_patches)), out)
+    ends = []
+    for commit, should_be_good, name in ((good, True, f"--good {args.good}"),
+                                         (bad, False, f"--bad {args.bad}")):
+        gitbisect.checkout(clone, commit)
+        ends.append(judge(commit))
+        print(f"bisect: {gitbisect.subject(clone, commit)}: "
+              f"{'good' if ends[-1].good else 'bad'}", file=sys.stderr)
+        hbisect.require_end(ends[-1], should_be_good, name)
+    gitbisect.save_request(out, args, clone)
+    first_bad, log = gitbisect.run(clone, good, bad, out)
+    steps = ends + gitbisect.load_steps(out)
+    result = hbisect.Bisection(first_bad, gitbisect.subject(clone, first_bad), steps)
+    (out / "bisect.json").write_text(json.dumps({**result.to_dict(), "git_log": log},
+                                                indent=2) + "\n")
+    print(f"first bad commit: {result.patch}")
+    print(f"how sure: {hbisect.confidence(result)}")
+    print(f"reports: {out}", file=sys.stderr)
+    return 0
+
+
+def criterion_for(args):
+    return _criterion(args, fragments_from(args.config))
 
 
 def _criterion(args, fragments):
