@@ -38,6 +38,9 @@ def register(subparsers) -> None:
                         help="smallest change of a median to call (default 10)")
     parser.add_argument("--allow-same", action="store_true",
                         help="allow both sides to be one kernel (to measure the noise)")
+    parser.add_argument("--selftests", action="store_true",
+                        help="also run DAMON's selftests and KUnit cases on each side's test "
+                             "kernel; a test that passes on base only is a regression")
     parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
     parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
     parser.add_argument("--report-only", metavar="DIR",
@@ -57,6 +60,20 @@ def side_specs(args) -> dict:
         raise InputError("--patches", "both sides would be the same kernel: give --patches, "
                                       "--patched-kernel, or --allow-same to measure the noise")
     return {"base": base, "patched": patched}
+
+
+def _checked_test_inputs(args, specs) -> list:
+    """The test kernels' fragments, once both sides are known to be buildable
+    into test kernels."""
+    from harness.selftests.kernel import TEST_FRAGMENTS, validate
+    for name, spec in specs.items():
+        if spec["kernel"]:
+            raise InputError("--selftests", f"needs both kernels built from a tree: the tests "
+                                            f"come from it, and --{name}-kernel has none")
+    fragments = fragments_from(args.config, TEST_FRAGMENTS)
+    for spec in specs.values():
+        validate(spec["source"], spec["patches"], fragments, None, None, ())
+    return fragments
 
 
 def report_only(args) -> int:
@@ -92,6 +109,7 @@ def run(args) -> int:
     specs = side_specs(args)
     for name, spec in specs.items():
         matrix.validate_side(name, spec)
+    test_fragments = _checked_test_inputs(args, specs) if args.selftests else None
     scenarios = [load_scenario(p, check_kernel=False)
                  for p in scenario_paths(args.scenarios or CORE_SCENARIOS)]
     out = run_dir_for(checked_out(args.out), "compare")
@@ -103,7 +121,8 @@ def run(args) -> int:
         check_kernel(scenarios, kernel, f"--{name}-kernel" if specs[name]["kernel"]
                      else "--config")
     outcome = matrix.compare(scenarios, kernels, specs, args.repeat, args.threshold, out,
-                             args.accel, echo=print, timing={"build_s": build_s})
+                             args.accel, echo=print, timing={"build_s": build_s},
+                             test_fragments=test_fragments)
     print(outcome.text, end="")
     print(f"reports: {out}", file=sys.stderr)
     return 1 if outcome.call == "REGRESSION" else 0

@@ -34,29 +34,39 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from harness.image import guest_image
     from harness.selftests import kernel as skernel
-    from harness.selftests import runner
-    from harness.vm.accel import choose_accel
-
     test_kernel, out = prepared(args, args.test, True, args.kunit)
-    tools = test_kernel.tools
-    tests = args.test or tools.selftests
+    tests = args.test or test_kernel.tools.selftests
     skernel.check_kernel(test_kernel, tests, True, args.kunit)
-    image = guest_image(args.image)
     run_dir = run_dir_for(out, "selftests")
-    accel = choose_accel(test_kernel.kernel.image, args.accel)
-    timeout = runner.effective_timeout(tools, args.timeout, accel)
-    extra = {"kernel": test_kernel.kernel.describe(), "tree": tools.tree,
-             "timing": {"accel": accel, "build_s": test_kernel.build_s,
-                        "per_test_timeout_s": runner.per_test_timeout(tools, timeout)}}
-    results = _run_in_guest(args, test_kernel, image, run_dir, accel, timeout, tests, extra)
-    if args.kunit:
-        results += runner.kunit_from_console(tools, _console(run_dir))
+    results, extra = run_suite(test_kernel, run_dir, args.accel, tests, args.retries,
+                               args.kunit, args.panic_on_warn, args.timeout, args.image)
     return report(results, run_dir, "selftests", extra)
 
 
-def _run_in_guest(args, test_kernel, image, run_dir, accel, timeout, tests, extra):
+def run_suite(test_kernel, run_dir, accel_choice: str, tests, retries: int, kunit: bool,
+              panic_on_warn: bool = False, timeout=None, image_name: str = "selftests"):
+    """(results, report extras) of the selftests (and the KUnit cases the
+    kernel ran at boot) on one test kernel, in one guest."""
+    from harness.image import guest_image
+    from harness.selftests import runner
+    from harness.vm.accel import choose_accel
+    tools = test_kernel.tools
+    image = guest_image(image_name)
+    accel = choose_accel(test_kernel.kernel.image, accel_choice)
+    timeout = runner.effective_timeout(tools, timeout, accel)
+    extra = {"kernel": test_kernel.kernel.describe(), "tree": tools.tree,
+             "timing": {"accel": accel, "build_s": test_kernel.build_s,
+                        "per_test_timeout_s": runner.per_test_timeout(tools, timeout)}}
+    results = _run_in_guest(test_kernel, image, run_dir, accel, timeout, tests, retries,
+                            panic_on_warn, extra)
+    if kunit:
+        results += runner.kunit_from_console(tools, _console(run_dir))
+    return results, extra
+
+
+def _run_in_guest(test_kernel, image, run_dir, accel, timeout, tests, retries, panic_on_warn,
+                  extra):
     """Boot, prepare, install and run; every test gets a result even when
     the guest never boots."""
     from harness.selftests import runner
@@ -70,13 +80,13 @@ def _run_in_guest(args, test_kernel, image, run_dir, accel, timeout, tests, extr
         with boot(load_topology("two-node"), test_kernel.kernel, image, run_dir,
                   accel) as vm:
             timing["boot_s"] = round(time.monotonic() - started, 1)
-            extra["guest"] = runner.prepare_guest(vm, args.panic_on_warn).split()
+            extra["guest"] = runner.prepare_guest(vm, panic_on_warn).split()
             began = time.monotonic()
             runner.install(vm, test_kernel.tools, test_kernel.vmlinux, run_dir)
             timing["install_s"] = round(time.monotonic() - began, 1)
             began = time.monotonic()
             results = runner.run_with_retries(vm, test_kernel.tools, tests, timeout, run_dir,
-                                              args.retries)
+                                              retries)
             timing["tests_s"] = round(time.monotonic() - began, 1)
             runner.keep_dmesg(vm, run_dir)
             return results

@@ -5,9 +5,9 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
-from harness.compare import analysis, report
+from harness.compare import analysis, report, selftests
 from harness.kernel.artifact import Kernel, user_kernel
 from harness.kernel.build import build_kernel, validate_build_inputs
 
@@ -47,13 +47,19 @@ INPUTS = "compare-inputs.json"
 
 def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, dict],
             repeat: int, threshold: float, out: Path, accel: str, echo=print,
-            timing: dict = None) -> Outcome:
+            timing: dict = None, test_fragments: Optional[Sequence[str]] = None) -> Outcome:
+    """test_fragments: also run DAMON's selftests and KUnit on each side's
+    test kernel, built with these fragments."""
     inputs = {"sides": {name: describe(spec) for name, spec in specs.items()},
               "repeat": repeat, "scenarios": [sc.name for sc in scenarios],
               "kernels": {k: v.describe() for k, v in kernels.items()}}
     (out / INPUTS).write_text(json.dumps(inputs, indent=2, default=str) + "\n")
     started = time.monotonic()
     runs = run_all(scenarios, kernels, repeat, out, accel, echo)
+    if test_fragments is not None:
+        for side in SIDES:
+            selftests.run_side(specs[side], test_fragments, out / side / selftests.DIR, accel,
+                               echo)
     timing = {**(timing or {}), "runs_s": round(time.monotonic() - started, 1),
               "run_wall_s": {f"{side}/{name}": [round(r.wall_time, 1) for r in rs]
                              for (side, name), rs in runs.items()}}
@@ -72,6 +78,7 @@ def report_runs(scenarios: Sequence, runs: Dict, inputs: dict, threshold: float,
                                  threshold)
         report.plot(sc.name, {side: runs[(side, sc.name)] for side in SIDES},
                     out / f"{sc.name}.png")
+    rows += selftests.rows(out)
     text = report.table(rows, inputs["sides"], inputs["repeat"], threshold)
     call = analysis.overall(rows)
     text += f"\ncompare: {call}\n"

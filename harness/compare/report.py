@@ -33,7 +33,9 @@ def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: fl
     for r in rows:
         c = r.call
         change = f"{c.change_pct:+.0f}%" if c.change_pct is not None else "-"
-        if r.figure == "pass rate":
+        if r.unit == "status":
+            base, patched = r.base[0], r.patched[0]
+        elif r.figure == "pass rate":
             base = f"{sum(r.base)}/{len(r.base)}"
             patched = f"{sum(r.patched)}/{len(r.patched)}"
         else:

@@ -194,6 +194,25 @@ def plausible_tree(path: Path) -> None:
         (path / rel).write_text(text)
 
 
+def git_tree(path: Path) -> None:
+    """A plausible tree in git, with two commits on one line and a side branch."""
+    tree_with_selftests(path)
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t",
+                        *args], check=True, capture_output=True)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    git("tag", "v1")
+    (path / "init/main.c").write_text("/* two */\n")
+    git("commit", "-q", "-am", "two")
+    git("checkout", "-q", "-b", "side", "v1")
+    (path / "init/main.c").write_text("/* side */\n")
+    git("commit", "-q", "-am", "side")
+    git("checkout", "-q", "main")
+
+
 def tree_with_selftests(path: Path) -> None:
     """A plausible tree with DAMON's selftest Makefile and config."""
     plausible_tree(path)
@@ -500,6 +519,10 @@ CASES: List[Case] = [
          ["compare", "--source", "{d}/tree", "--patches", "{d}/other.patch"],
          {"tree": tree_with_selftests, "other.patch": OTHER_TREE_PATCH}, {},
          ["--patches", "applies", "other.patch"]),
+    Case("compare-selftests-on-given-kernels",
+         ["compare", "--selftests", "--base-kernel", "{d}/k/bzImage", "--patches",
+          "{d}/p.patch"], {"k": fake_bzimage("7.3.0"), "p.patch": OTHER_TREE_PATCH}, {},
+         ["--selftests", "--base-kernel"]),
     Case("compare-report-only-not-a-comparison", ["compare", "--report-only", "{d}/runs"],
          {"runs": mkdir}, {}, ["--report-only", "compare-inputs.json"]),
     Case("compare-report-only-missing", ["compare", "--report-only", "{d}/nosuch"], {}, {},
@@ -517,6 +540,32 @@ CASES: List[Case] = [
          ["bisect", "--source", "{d}/tree", "--patches", "{d}/other.patch", "--kunit", "x"],
          {"tree": tree_with_selftests, "other.patch": OTHER_TREE_PATCH}, {},
          ["--patches", "applies"]),
+    Case("bisect-git-good-not-a-commit",
+         ["bisect", "--source", "{d}/tree", "--good", "nosuchrev", "--bad", "main",
+          "--kunit", "damos_test_commit_quota"], {"tree": git_tree}, {},
+         ["--good", "nosuchrev"]),
+    Case("bisect-git-good-not-an-ancestor",
+         ["bisect", "--source", "{d}/tree", "--good", "side", "--bad", "main",
+          "--kunit", "damos_test_commit_quota"], {"tree": git_tree}, {},
+         ["--good", "side", "ancestor"]),
+    Case("bisect-git-same-ends",
+         ["bisect", "--source", "{d}/tree", "--good", "main", "--bad", "main",
+          "--kunit", "damos_test_commit_quota"], {"tree": git_tree}, {}, ["--bad", "same"]),
+    Case("bisect-git-without-bad",
+         ["bisect", "--source", "{d}/tree", "--good", "v1", "--kunit", "x"],
+         {"tree": git_tree}, {}, ["--bad"]),
+    Case("bisect-git-not-a-git-tree",
+         ["bisect", "--source", "{d}/tree", "--good", "v1", "--bad", "main", "--kunit", "x"],
+         {"tree": tree_with_selftests}, {}, ["--source", "git"]),
+    Case("bisect-git-and-a-series",
+         ["bisect", "--source", "{d}/tree", "--good", "v1", "--bad", "main",
+          "--patches", "{d}/p.patch", "--kunit", "x"],
+         {"tree": git_tree, "p.patch": OTHER_TREE_PATCH}, {}, ["--patches", "not both"]),
+    Case("bisect-git-unknown-kunit-case",
+         ["bisect", "--source", "{d}/tree", "--good", "v1", "--bad", "main",
+          "--kunit", "no_such_case"], {"tree": git_tree}, {}, ["--kunit", "no_such_case"]),
+    Case("bisect-neither-series-nor-range", ["bisect", "--kunit", "x"], {}, {},
+         ["--patches"]),
     Case("bisect-unknown-figure",
          ["bisect", "--patches", "{d}/p.patch", "--scenario", "collapse", "--figure",
           "speed", "--worse-than", "3"], {"p.patch": OTHER_TREE_PATCH}, {},
