@@ -43,7 +43,8 @@ def scenario_verdict(results: Sequence[CheckResult]) -> Verdict:
     return FAIL if FAIL in verdicts else PASS
 
 
-def _clean(series: Series, delta: bool):
+def readable_pairs(series: Series, delta: bool):
+    """(time, value) of every readable sample; with delta, minus the first."""
     pairs = [(t, v) for t, v in zip(series.times, series.values) if v is not None]
     if delta and pairs:
         base = pairs[0][1]
@@ -166,7 +167,7 @@ def _step_check(step, outcome: Optional[dict]) -> CheckResult:
 def judge(e, series: Series, reference: Optional[float] = None,
           step_times: Optional[Dict[str, tuple]] = None) -> CheckResult:
     """Judge one expectation. `reference` is what its percentages refer to."""
-    pairs = _clean(series, e.delta)
+    pairs = readable_pairs(series, e.delta)
     if not pairs:
         return _error(e, "no readable sample of the metric")
     if len(pairs) < len(series.values):

@@ -827,6 +827,36 @@ def _expectations(raw, at: At, ctx) -> List[Expectation]:
     return out
 
 
+# ------------------------------------------------------------------- figures
+
+FIGURE_TAKES = ("last", "max", "min", "mean")
+
+
+@dataclass
+class ExtraFigure:
+    """A number per run that `compare` and `bisect --figure` look at beside the
+    expectations' own figures: `take` of a metric's samples from `after` s on
+    (with `delta`, each minus the first sample)."""
+    name: str = key(text, required=True)
+    metric: str = key(schema.ref("metrics", "sample.metrics"), required=True)
+    take: str = key(choice(*FIGURE_TAKES), default="last")
+    after: float = key(_window, default=0.0)
+    delta: bool = key(boolean, default=False)
+    better: str = key(choice("higher", "lower"), required=True)
+
+
+def _figures(raw, at: At, ctx) -> List[ExtraFigure]:
+    out = list_of(model(ExtraFigure))(raw, at, ctx)
+    seen = set()
+    for i, figure in enumerate(out):
+        if figure.name in seen or ":" in figure.name:
+            raise (at / i / "name").error(
+                f"{figure.name!r} is used twice" if figure.name in seen else
+                f"{figure.name!r} has a ':', which the expectations' figures use")
+        seen.add(figure.name)
+    return out
+
+
 # ------------------------------------------------------------------ scenario
 
 @dataclass
@@ -841,6 +871,7 @@ class Scenario:
     sample: Sampling = key(model(Sampling), required=True)
     steps: List[Step] = key(_steps, factory=list)
     expect: List[Expectation] = key(_expectations, required=True)
+    figures: List[ExtraFigure] = key(_figures, factory=list)
     path: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)
 

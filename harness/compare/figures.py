@@ -29,7 +29,22 @@ def run_figures(scenario, result) -> List[Figure]:
         expectation = expectations.get(check.name)
         if expectation is not None and expectation.should == "pass":
             figures += _check_figures(check, expectation, result.units.get(check.metric, ""))
+    for extra in scenario.figures:
+        figures.append(Figure(extra.name, _extra_value(extra, result.series.get(extra.metric)),
+                              extra.better, result.units.get(extra.metric, "")))
     return figures
+
+
+def _extra_value(extra, series) -> Optional[float]:
+    """A scenario's own figure from its metric's samples; None without any."""
+    from harness.checks import readable_pairs
+    values = [v for t, v in readable_pairs(series, extra.delta) if t >= extra.after] \
+        if series is not None else []
+    if not values:
+        return None
+    if extra.take == "mean":
+        return sum(values) / len(values)
+    return {"last": values[-1], "max": max(values), "min": min(values)}[extra.take]
 
 
 def _check_figures(check, expectation, unit: str) -> List[Figure]:
@@ -63,6 +78,7 @@ def figure_names(scenario) -> dict:
         elif e.kind == "stays":
             names[f"{e.name}: worst sample"] = "higher" if e.stays.at_least is not None \
                 else "lower"
+    names.update({extra.name: extra.better for extra in scenario.figures})
     return names
 
 

@@ -41,3 +41,26 @@ def test_a_stays_gives_its_worst_sample_and_which_way_is_better():
             assert figure.better in ("lower", "higher")
             seen += 1
     assert seen
+
+def test_a_scenario_names_its_own_figures_from_the_samples():
+    from harness import judge
+    from harness.compare.figures import figure_names
+    from harness.scenario import parse_scenario
+    import yaml
+    result, _ = judge.judge_dir(RUNS / "collapse")
+    raw = yaml.safe_load((RUNS / "collapse" / "scenario.yaml").read_text())
+    raw["figures"] = [{"name": "hot at the end", "metric": "hot_thp", "better": "higher"},
+                      {"name": "hot peak late", "metric": "hot_thp", "take": "max",
+                       "after": "20s", "better": "higher"},
+                      {"name": "collapses", "metric": "thp_collapse_alloc", "delta": True,
+                       "take": "max", "better": "higher"}]
+    sc = parse_scenario(raw, check_kernel=False)
+    found = {f.name: f.value for f in run_figures(sc, result)}
+    series = result.series["hot_thp"]
+    hot = [v for v in series.values if v is not None]
+    late = [v for t, v in zip(series.times, series.values) if v is not None and t >= 20]
+    collapses = [v for v in result.series["thp_collapse_alloc"].values if v is not None]
+    assert found["hot at the end"] == hot[-1]
+    assert found["hot peak late"] == max(late)
+    assert found["collapses"] == max(collapses) - collapses[0]
+    assert figure_names(sc)["hot at the end"] == "higher"
