@@ -94,7 +94,7 @@ def rejudge(out: Path, echo=print):
     from harness import judge
     from harness.errors import InputError
     try:
-        inputs = json.loads((out / INPUTS).read_text())
+        inputs = _saved_inputs(out)
         names = list(inputs["scenarios"])
     except (OSError, ValueError, KeyError, TypeError):
         raise InputError(f"--report-only {out}", f"not a comparison directory (no valid "
@@ -114,6 +114,17 @@ def rejudge(out: Path, echo=print):
     if missing:
         raise InputError(f"--report-only {out}", f"no finished run of {', '.join(missing)}")
     return [scenarios[n] for n in names], runs, inputs
+
+
+def _saved_inputs(out: Path) -> dict:
+    """compare-inputs.json; for a comparison made before it existed, the
+    same facts from its compare.json."""
+    if (out / INPUTS).is_file() or not (out / "compare.json").is_file():
+        return json.loads((out / INPUTS).read_text())
+    old = json.loads((out / "compare.json").read_text())
+    names = [row["scenario"] for row in old["rows"] if row["figure"] == "pass rate"]
+    return {"sides": old["sides"], "repeat": old["repeat"], "scenarios": names,
+            "kernels": old.get("kernels", {}), "timing": old.get("timing", {})}
 
 
 def _run_dirs(side_dir: Path, name: str) -> List[Path]:

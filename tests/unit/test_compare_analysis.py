@@ -83,3 +83,14 @@ def test_report_only_judges_the_saved_runs_again_and_skips_unfinished_ones(tmp_p
     assert outcome.call == stats.NO_CHANGE
     assert json.loads((out / "compare.json").read_text())["call"] == stats.NO_CHANGE
     assert "compare: NO CHANGE" in (out / "compare.txt").read_text()
+
+
+def test_report_only_reads_an_older_comparison_from_its_compare_json(tmp_path):
+    from harness.compare import matrix
+    out = comparison_dir(tmp_path, 4)
+    inputs = json.loads((out / "compare-inputs.json").read_text())
+    scenarios, runs, _ = matrix.rejudge(out, echo=lambda m: None)
+    matrix.report_runs(scenarios, runs, inputs, 10.0, out)
+    (out / "compare-inputs.json").unlink()
+    scenarios, runs, again = matrix.rejudge(out, echo=lambda m: None)
+    assert again["scenarios"] == ["collapse"] and again["sides"] == inputs["sides"]
