@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-unit bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare
+.PHONY: setup run test test-long test-unit bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -10,7 +10,11 @@ run: setup
 	./damon-harness run
 
 test: setup
-	scripts/run-tests tests
+	scripts/run-tests tests -m "not long"
+
+# Long end-to-end runs that do not fit make test's 60 minutes.
+test-long: setup
+	scripts/run-tests tests -m long
 
 test-unit: setup
 	scripts/run-tests tests/unit -q

@@ -1,8 +1,8 @@
 """Wall time of `compare` and `bisect`, split into build and runs.
 
 Usage: python benchmarks/compare_bench.py [--repeat N] [--scenarios A,B,...]
-Defaults: --repeat 4 over the 4 core scenarios, with tests/controls/
-slow-collapse.patch as the patched side; then a bisect of
+Defaults: --repeat 3 over the 4 core scenarios (the issue's benchmark), with
+tests/controls/slow-collapse.patch as the patched side; then a bisect of
 tests/controls/wrong-migration-node-series with the migration scenario.
 """
 
@@ -26,7 +26,7 @@ def run(args, out: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", default="4")
+    parser.add_argument("--repeat", default="3")
     parser.add_argument("--scenarios", default="collapse,hint-path,migration,memcg-convergence")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="compare-bench-") as tmp:
@@ -39,6 +39,8 @@ def main() -> int:
         print(f"compare --repeat {opts.repeat} over {opts.scenarios}: wall {wall:.0f} s, "
               f"build {timing['build_s']:.0f} s, {runs} runs in {timing['runs_s']:.0f} s "
               f"({timing['runs_s'] / runs:.0f} s a run); call {data['call']}")
+        for name, walls in sorted(timing["run_wall_s"].items()):
+            print(f"  {name}: {', '.join(f'{w:.0f}' for w in walls)} s")
         out = Path(tmp) / "bisect"
         wall = run(["bisect", "--patches", str(CONTROLS / "wrong-migration-node-series"),
                     "--scenario", "migration", "--repeat", "1"], out)

@@ -29,6 +29,8 @@ PRUNABLE = {
     "workloads": "workloads/*",
     "selftests": "selftests/*",
     "build-trees": "work/*",
+    "bisect-clones": "bisect/*",
+    "test-trees": "test-trees/*",
     "venvs": "venv-*",
 }
 KEPT = ["apt", "sources", "ccache", "debootstrap-debs", "accel"]

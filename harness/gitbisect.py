@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
+from harness.cache import mark_used
 from harness.errors import HostError, InputError
 from harness.paths import cache_dir
 
@@ -59,6 +60,7 @@ def clone_for(tree: str, *commits: str) -> Path:
     import hashlib
     source = Path(tree).expanduser().resolve()
     slot = cache_dir("bisect", hashlib.sha256(str(source).encode()).hexdigest()[:16])
+    mark_used(slot)
     clone = slot / "tree"
     if not (clone / ".git").exists():
         proc = subprocess.run(["git", "clone", "-q", "--local", "--no-checkout", str(source),

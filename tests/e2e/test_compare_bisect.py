@@ -51,3 +51,18 @@ def test_bisect_names_the_patch_that_breaks_a_kunit_case(tmp_path):
     assert result["first_bad"] == 2
     assert result["patch"].startswith("0002-")
     assert [s["applied"] for s in result["steps"]] == [0, 3, 1, 2]
+
+
+@pytest.mark.long
+def test_compare_with_selftests_calls_a_broken_kunit_case_a_regression(tmp_path):
+    """Both sides' test kernels run every DAMON selftest and KUnit case; the
+    patched side carries the series that breaks damos_commit_quota. Two
+    selftests runs of about 3 minutes: make test-long."""
+    proc = harness("compare", "collapse", "--selftests", "--repeat", "1", "--patches",
+                   str(CONTROLS / "broken-commit-series"), out=tmp_path)
+    assert proc.returncode == 1
+    data = json.loads((tmp_path / "compare.json").read_text())
+    regressions = [r["figure"] for r in data["rows"] if r["call"] == "REGRESSION"]
+    assert "kunit damon:damos_test_commit_quota" in regressions
+    assert all(r.startswith("kunit ") or r.startswith("selftest ") for r in regressions)
+    assert (tmp_path / "base" / "selftests" / "junit.xml").is_file()
