@@ -41,6 +41,10 @@ def test_compare_runs_both_sides_and_writes_every_report(tmp_path):
     assert (tmp_path / "base" / "collapse-1" / "result.json").is_file()
     assert (tmp_path / "patched" / "collapse-1" / "result.json").is_file()
     assert "NOT ENOUGH DATA" in (tmp_path / "compare.txt").read_text()
+    table = (tmp_path / "compare.txt").read_text()
+    again = subprocess.run([sys.executable, "-m", "harness", "compare", "--report-only",
+                            str(tmp_path)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    assert again.returncode == 0 and again.stdout == table
 
 
 def test_bisect_names_the_patch_that_breaks_a_kunit_case(tmp_path):
