@@ -3,6 +3,7 @@ per scenario and figure."""
 
 import sys
 import time
+from pathlib import Path
 
 from harness.commands.argtypes import integer, positive_number
 from harness.commands.build import fragments_from
@@ -29,6 +30,11 @@ def register(subparsers) -> None:
                         help="kernel tree for both (default: Debian's linux-source-7.3)")
     parser.add_argument("--config", metavar="FRAGMENT", action="append", default=None,
                         help="config fragments for both; +NAME adds to the defaults")
+    parser.add_argument("--patched-source", metavar="PATH|TARBALL",
+                        help="the patched kernel's tree, when it is another (default: --source)")
+    parser.add_argument("--patched-config", metavar="FRAGMENT", action="append", default=None,
+                        help="the patched kernel's fragments, when they differ; +NAME adds to "
+                             "--config's")
     parser.add_argument("--base-kernel", metavar="PATH", help="take this base kernel image")
     parser.add_argument("--patched-kernel", metavar="PATH",
                         help="take this patched kernel image")
@@ -54,34 +60,53 @@ def side_specs(args) -> dict:
     fragments = fragments_from(args.config)
     base = {"kernel": args.base_kernel, "source": args.source,
             "patches": list(args.base_patches), "fragments": fragments}
-    patched = {"kernel": args.patched_kernel, "source": args.source,
-               "patches": list(args.base_patches) + list(args.patches), "fragments": fragments}
+    patched = {"kernel": args.patched_kernel, "source": args.patched_source or args.source,
+               "patches": list(args.base_patches) + list(args.patches),
+               "fragments": fragments_from(args.patched_config, fragments)}
     if base == patched and not args.allow_same:
         raise InputError("--patches", "both sides would be the same kernel: give --patches, "
                                       "--patched-kernel, or --allow-same to measure the noise")
     return {"base": base, "patched": patched}
 
 
-def _checked_test_inputs(args, specs) -> list:
-    """The test kernels' fragments, once both sides are known to be buildable
-    into test kernels."""
+def _checked_test_inputs(args, specs) -> dict:
+    """Each side's test kernel fragments, once both sides are known to be
+    buildable into test kernels."""
     from harness.selftests.kernel import TEST_FRAGMENTS, validate
     for name, spec in specs.items():
         if spec["kernel"]:
             raise InputError("--selftests", f"needs both kernels built from a tree: the tests "
                                             f"come from it, and --{name}-kernel has none")
-    fragments = fragments_from(args.config, TEST_FRAGMENTS)
-    for spec in specs.values():
-        validate(spec["source"], spec["patches"], fragments, None, None, ())
+    shared = fragments_from(args.config, TEST_FRAGMENTS)
+    fragments = {"base": shared, "patched": fragments_from(args.patched_config, shared)}
+    for name, spec in specs.items():
+        validate(spec["source"], spec["patches"], fragments[name], None, None, ())
     return fragments
 
 
+def dir_kind(specs: dict, scenario_names, repeat: int) -> str:
+    """compare-LABEL-DIGEST: what the patched side adds, and a digest of
+    every input, so a comparison's directory says what it compared."""
+    import hashlib
+    import json
+    import re
+    patched = specs["patched"]
+    label = (Path(patched["kernel"]).parent.name if patched["kernel"] else
+             "+".join(Path(p).stem for p in patched["patches"][len(specs["base"]["patches"]):])
+             or "same")
+    label = re.sub(r"[^A-Za-z0-9._+-]+", "-", label)[:40]
+    digest = hashlib.sha256(json.dumps([specs, list(scenario_names), repeat], sort_keys=True,
+                                       default=str).encode()).hexdigest()[:8]
+    return f"compare-{label}-{digest}"
+
+
 def report_only(args) -> int:
-    from pathlib import Path
     from harness.compare import matrix
     given = [flag for flag, value in (("--patches", args.patches),
                                       ("--base-patches", args.base_patches),
                                       ("--source", args.source), ("--config", args.config),
+                                      ("--patched-source", args.patched_source),
+                                      ("--patched-config", args.patched_config),
                                       ("--base-kernel", args.base_kernel),
                                       ("--patched-kernel", args.patched_kernel),
                                       ("--out", args.out), ("SCENARIO", args.scenarios))
@@ -107,12 +132,15 @@ def run(args) -> int:
     from harness.paths import checked_out, run_dir_for
     from harness.scenario import load_scenario
     specs = side_specs(args)
-    for name, spec in specs.items():
-        matrix.validate_side(name, spec)
+    own = [flag for flag, value in (("--source", args.patched_source),
+                                    ("--config", args.patched_config)) if value]
+    matrix.validate_side("patched", specs["patched"], own)
+    matrix.validate_side("base", specs["base"])
     test_fragments = _checked_test_inputs(args, specs) if args.selftests else None
     scenarios = [load_scenario(p, check_kernel=False)
                  for p in scenario_paths(args.scenarios or CORE_SCENARIOS)]
-    out = run_dir_for(checked_out(args.out), "compare")
+    out = run_dir_for(checked_out(args.out),
+                      dir_kind(specs, [sc.name for sc in scenarios], args.repeat))
     started = time.monotonic()
     kernels = {name: matrix.kernel_of(spec) for name, spec in specs.items()}
     build_s = round(time.monotonic() - started, 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from harness.compare import analysis, report, selftests
+from harness.errors import InputError
 from harness.kernel.artifact import Kernel, user_kernel
 from harness.kernel.build import build_kernel, validate_build_inputs
 
@@ -21,11 +22,18 @@ class Outcome:
     text: str
 
 
-def validate_side(name: str, spec: dict) -> None:
+def validate_side(name: str, spec: dict, own_flags: Sequence[str] = ()) -> None:
+    """own_flags: the flags (--source, --config) this side got a value of its
+    own for; an error about one names the side's flag, --patched-source."""
     if spec["kernel"]:
         user_kernel(spec["kernel"], flag=f"--{name}-kernel")
-    else:
+        return
+    try:
         validate_build_inputs(spec["source"], spec["patches"], spec["fragments"])
+    except InputError as error:
+        if error.where not in own_flags:
+            raise
+        raise InputError(f"--{name}-{error.where[2:]}", error.message) from None
 
 
 def kernel_of(spec: dict) -> Kernel:
@@ -47,9 +55,10 @@ INPUTS = "compare-inputs.json"
 
 def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, dict],
             repeat: int, threshold: float, out: Path, accel: str, echo=print,
-            timing: dict = None, test_fragments: Optional[Sequence[str]] = None) -> Outcome:
+            timing: dict = None, test_fragments: Optional[Dict[str, Sequence[str]]] = None
+            ) -> Outcome:
     """test_fragments: also run DAMON's selftests and KUnit on each side's
-    test kernel, built with these fragments."""
+    test kernel, built with that side's fragments."""
     inputs = {"sides": {name: describe(spec) for name, spec in specs.items()},
               "repeat": repeat, "scenarios": [sc.name for sc in scenarios],
               "kernels": {k: v.describe() for k, v in kernels.items()}}
@@ -58,8 +67,8 @@ def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, di
     runs = run_all(scenarios, kernels, repeat, out, accel, echo)
     if test_fragments is not None:
         for side in SIDES:
-            selftests.run_side(specs[side], test_fragments, out / side / selftests.DIR, accel,
-                               echo)
+            selftests.run_side(specs[side], test_fragments[side], out / side / selftests.DIR,
+                               accel, echo)
     timing = {**(timing or {}), "runs_s": round(time.monotonic() - started, 1),
               "run_wall_s": {f"{side}/{name}": [round(r.wall_time, 1) for r in rs]
                              for (side, name), rs in runs.items()}}
@@ -92,7 +101,6 @@ def rejudge(out: Path, echo=print):
     """(scenarios, runs, inputs) of a comparison directory, every run judged
     again from its saved samples; runs that never finished are left out."""
     from harness import judge
-    from harness.errors import InputError
     try:
         inputs = _saved_inputs(out)
         names = list(inputs["scenarios"])
