@@ -53,6 +53,11 @@ def _deciding(result: ScenarioResult) -> str:
     return f"{pick.name}{expected}: {pick.summary}"
 
 
+def progress(line: str) -> None:
+    """A progress line as it happens, also when stdout is a file or a pipe."""
+    print(line, flush=True)
+
+
 def summary_line(result: ScenarioResult) -> str:
     ok = sum(1 for c in result.checks if c.verdict == Verdict.PASS)
     return (f"{result.verdict:<9} {result.name:<28} {ok}/{len(result.checks)} checks "

@@ -59,7 +59,8 @@ def run(args) -> int:
     judge_maker = criterion_for(args)
     out = run_dir_for(checked_out(args.out), "bisect")
     judge = judge_maker(series_inputs(args, series, out), out)
-    result = hbisect.bisect(series, judge)
+    from harness.report import progress
+    result = hbisect.bisect(series, judge, echo=progress)
     (out / "bisect.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     print(f"first bad patch: {result.first_bad}/{len(series)} {result.patch}")
     print(f"how sure: {hbisect.confidence(result)}")

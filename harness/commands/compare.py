@@ -84,11 +84,6 @@ def _checked_test_inputs(args, specs) -> dict:
     return fragments
 
 
-def _progress(line: str) -> None:
-    """One line per run as it ends, also when stdout is a file or a pipe."""
-    print(line, flush=True)
-
-
 def dir_kind(specs: dict, scenario_names, repeat: int) -> str:
     """compare-LABEL-DIGEST: what the patched side adds, and a digest of
     every input, so a comparison's directory says what it compared."""
@@ -150,11 +145,12 @@ def run(args) -> int:
     kernels = {name: matrix.kernel_of(spec) for name, spec in specs.items()}
     build_s = round(time.monotonic() - started, 1)
     from harness.kernel.needs import check_kernel
+    from harness.report import progress
     for name, kernel in kernels.items():
         check_kernel(scenarios, kernel, f"--{name}-kernel" if specs[name]["kernel"]
                      else "--config")
     outcome = matrix.compare(scenarios, kernels, specs, args.repeat, args.threshold, out,
-                             args.accel, echo=_progress, timing={"build_s": build_s},
+                             args.accel, echo=progress, timing={"build_s": build_s},
                              test_fragments=test_fragments)
     print(outcome.text, end="")
     print(f"reports: {out}", file=sys.stderr)
