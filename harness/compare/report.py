@@ -45,7 +45,22 @@ def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: fl
                      f"{change:>8} {p:>7}  {c.call}")
     lines += ["", "why:"] + [f"  {r.scenario}: {r.figure}: {r.call.reason}" for r in rows
                              if r.call.call != "NO CHANGE" or r.figure == "pass rate"]
+    spreads = [_spread_line(r) for r in rows if r.unit != "status" and r.figure != "pass rate"]
+    if spreads:
+        lines += ["", "spread (lowest .. highest run) and, for NO CHANGE, the smallest change "
+                      "these runs could show:"] + spreads
     return "\n".join(lines) + "\n"
+
+
+def _spread_line(r: Row) -> str:
+    parts = []
+    for side, values in (("base", r.base), ("patched", r.patched)):
+        known = [v for v in values if v is not None]
+        parts.append(f"{side} {_num(min(known), r.unit)} .. {_num(max(known), r.unit)}"
+                     if known else f"{side} -")
+    if r.call.detectable_pct is not None:
+        parts.append(f"could show {r.call.detectable_pct:.0f} %")
+    return f"  {r.scenario}: {r.figure}: {'; '.join(parts)}"
 
 
 def write_json(rows: Sequence[Row], path: Path, extra: dict) -> Path:

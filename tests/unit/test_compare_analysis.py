@@ -94,3 +94,13 @@ def test_report_only_reads_an_older_comparison_from_its_compare_json(tmp_path):
     (out / "compare-inputs.json").unlink()
     scenarios, runs, again = matrix.rejudge(out, echo=lambda m: None)
     assert again["scenarios"] == ["collapse"] and again["sides"] == inputs["sides"]
+
+
+def test_the_table_gives_each_figures_spread_and_what_no_change_could_have_shown():
+    sc, base = collapse_runs(5)
+    _, patched = collapse_runs(5, jitter=0.03)
+    text = report.table(analysis.analyse(sc, base, patched), {"base": "A", "patched": "B"},
+                        5, 10.0)
+    spread = text.split("spread (lowest .. highest run)")[1]
+    line = next(l for l in spread.splitlines() if "hot region becomes huge: time to reach" in l)
+    assert " .. " in line and "could show" in line
