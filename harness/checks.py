@@ -140,7 +140,7 @@ def judge_scenario(sc, series: Dict[str, Series], facts: RunFacts,
     recorded: the steps' outcomes and the sampled series."""
     step_times = {o["name"]: (o["t"], o.get("t_end", o["t"])) for o in steps}
     return [judge(e, series.get(e.metric, Series([], [])),
-                  sc.reference(sc.sample.metrics[e.metric], facts), step_times)
+                  sc.reference_size(sc.sample.metrics[e.metric], facts), step_times)
             for e in sc.expect] + judge_steps(sc, steps)
 
 

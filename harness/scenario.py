@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from harness import schema
 from harness.errors import InputError
 from harness.metrics import Metric, RunFacts, read_metric, reference_size
+from harness.reference import Reference
 from harness.schema import (U32_MAX, U64_MAX, At, boolean, choice, duration, integer, key,
                             list_of, map_of, model, name, node, number, read, shown, size,
                             string_map, text)
@@ -872,10 +873,12 @@ class Scenario:
     steps: List[Step] = key(_steps, factory=list)
     expect: List[Expectation] = key(_expectations, required=True)
     figures: List[ExtraFigure] = key(_figures, factory=list)
+    # Last: it maps published numbers onto the figures the keys above give.
+    reference: Optional[Reference] = key(model(Reference))
     path: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)
 
-    def reference(self, m: Metric, facts: RunFacts) -> Optional[float]:
+    def reference_size(self, m: Metric, facts: RunFacts) -> Optional[float]:
         """What a percentage of metric m refers to, in this run."""
         return reference_size(m, lambda w, r: self.workloads[w].region_size(r), facts,
                               lambda n: self.topology.nodes[n].memory)

@@ -66,8 +66,12 @@ def _check_figures(check, expectation, unit: str) -> List[Figure]:
 
 def figure_names(scenario) -> dict:
     """{figure name: which way is better} that runs of `scenario` can give."""
+    return figure_names_of(scenario.expect, scenario.figures)
+
+
+def figure_names_of(expectations, extra_figures) -> dict:
     names = {}
-    for e in scenario.expect:
+    for e in expectations:
         if e.should != "pass":
             continue
         if e.kind == "reaches":
@@ -78,7 +82,7 @@ def figure_names(scenario) -> dict:
         elif e.kind == "stays":
             names[f"{e.name}: worst sample"] = "higher" if e.stays.at_least is not None \
                 else "lower"
-    names.update({extra.name: extra.better for extra in scenario.figures})
+    names.update({extra.name: extra.better for extra in extra_figures})
     return names
 
 
