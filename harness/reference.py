@@ -127,3 +127,69 @@ class Reference:
                     raise (at / "compare" / i / "of").error(
                         f"{name!r} is not mapped to one of our figures (mapping has: "
                         f"{', '.join(self.mapping)})")
+
+
+# ------------------------------------------------------------------ verdicts
+
+REPRODUCED, DIFFERS, NOT_COMPARABLE = "REPRODUCED", "DIFFERS", "NOT COMPARABLE"
+# Published units in the harness's own: sizes in bytes, times in seconds.
+TO_BASE = {"GiB": float(1 << 30), "MiB": float(1 << 20), "KiB": 1024.0, "ms": 0.001}
+
+
+@dataclass
+class Outcome:
+    comparison: Comparison
+    verdict: str
+    reason: str
+
+
+def theirs_in_base_units(published: Published) -> float:
+    return published.value * TO_BASE.get(published.unit, 1.0)
+
+
+def judge_reference(ref: Reference, medians: Dict[str, Optional[float]]) -> List[Outcome]:
+    """Each comparison's verdict, from the median of our runs for each mapped
+    published name (None when our runs gave no value)."""
+    return [_judge(ref, c, medians) for c in ref.compare]
+
+
+def _judge(ref: Reference, c: Comparison, medians) -> Outcome:
+    missing = [name for name in c.of if medians.get(name) is None]
+    if missing:
+        return Outcome(c, NOT_COMPARABLE, f"our runs gave no value for {', '.join(missing)}")
+    ours = [medians[name] for name in c.of]
+    theirs = [theirs_in_base_units(ref.published[name]) for name in c.of]
+    if c.kind == "order":
+        return _order(c, ours, theirs)
+    mine, published = ours[0], theirs[0]
+    if c.kind == "ratio":
+        if published == 0:
+            return Outcome(c, NOT_COMPARABLE, "their number is 0: no ratio")
+        ratio = mine / (published * ref.scale_factor)
+        held = abs(ratio - 1) * 100 <= c.within
+        return Outcome(c, REPRODUCED if held else DIFFERS,
+                       f"ours / theirs x {ref.scale_factor:g} = {ratio:.3g} "
+                       f"({'within' if held else 'outside'} ±{c.within:g} %)")
+    if c.kind == "points":
+        gap = mine - published
+        held = abs(gap) <= c.within
+        return Outcome(c, REPRODUCED if held else DIFFERS,
+                       f"ours {mine:.3g} vs theirs {published:.3g}: {gap:+.3g} points "
+                       f"({'within' if held else 'outside'} ±{c.within:g})")
+    held = mine <= c.bound if c.kind == "at_most" else mine >= c.bound
+    word = "<=" if c.kind == "at_most" else ">="
+    return Outcome(c, REPRODUCED if held else DIFFERS,
+                   f"ours {mine:.4g} {word if held else 'not ' + word} {c.bound:g}")
+
+
+def _order(c: Comparison, ours: List[float], theirs: List[float]) -> Outcome:
+    def ranking(values):
+        return sorted(range(len(values)), key=lambda i: values[i])
+    if len(set(theirs)) < len(theirs):
+        return Outcome(c, NOT_COMPARABLE, "their numbers tie: no order to keep")
+    tie = len(set(ours)) < len(ours)
+    held = ranking(ours) == ranking(theirs) and not tie
+    order = " < ".join(c.of[i] for i in ranking(theirs))
+    mine = " < ".join(c.of[i] for i in ranking(ours))
+    return Outcome(c, REPRODUCED if held else DIFFERS,
+                   f"theirs {order}; ours {mine}" + (" (ours tie)" if tie else ""))
