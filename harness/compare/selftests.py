@@ -25,6 +25,7 @@ def run_side(spec: dict, fragments, out: Path, accel: str, echo=print) -> None:
     from harness.commands.selftests import run_suite
     from harness.selftests import results as sresults
     from harness.selftests.kernel import check_kernel, prepare
+    out.mkdir(parents=True, exist_ok=True)
     test_kernel = prepare(spec["source"], spec["patches"], fragments, None)
     tests = test_kernel.tools.selftests
     check_kernel(test_kernel, tests, True, True)
