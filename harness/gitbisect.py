@@ -8,6 +8,7 @@ checkout and asks the criterion. Both ends are tested first, as for a series; a 
 not build is skipped (exit 125), as `git bisect run` expects.
 """
 
+import hashlib
 import json
 import re
 import subprocess
@@ -17,21 +18,12 @@ from typing import List, Tuple
 
 from harness.cache import mark_used
 from harness.errors import HostError, InputError
+from harness.kernel.source import git
 from harness.paths import cache_dir
 
 SKIP = 125          # git bisect run: this commit cannot be tested
 ABORT = 128         # git bisect run: anything above 127 stops the bisection
 STEP_REQUEST = "step-request.json"
-
-
-def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["git", "-C", str(repo), "-c", "user.name=damon-harness",
-                           "-c", "user.email=damon-harness@localhost", *args],
-                          capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HostError(f"git {args[0]} in {repo} failed: {detail}")
-    return proc
 
 
 def check_range(tree: str, good: str, bad: str) -> Tuple[str, str]:
@@ -44,48 +36,44 @@ def check_range(tree: str, good: str, bad: str) -> Tuple[str, str]:
                                      f"name commits in one")
     commits = []
     for flag, rev in (("--good", good), ("--bad", bad)):
-        proc = _git(path, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        proc = git(path, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         if proc.returncode != 0:
             raise InputError(flag, f"{rev!r} is no commit in {tree}")
         commits.append(proc.stdout.strip())
     if commits[0] == commits[1]:
         raise InputError("--bad", "is the same commit as --good: nothing to bisect")
-    if _git(path, "merge-base", "--is-ancestor", *commits, check=False).returncode != 0:
+    if git(path, "merge-base", "--is-ancestor", *commits, check=False).returncode != 0:
         raise InputError("--good", f"{good} is not an ancestor of {bad}")
     return commits[0], commits[1]
 
 
 def clone_for(tree: str, *commits: str) -> Path:
     """The cache's clone of `tree` (made once), holding `commits`."""
-    import hashlib
     source = Path(tree).expanduser().resolve()
     slot = cache_dir("bisect", hashlib.sha256(str(source).encode()).hexdigest()[:16])
     mark_used(slot)
     clone = slot / "tree"
     if not (clone / ".git").exists():
-        proc = subprocess.run(["git", "clone", "-q", "--local", "--no-checkout", str(source),
-                               str(clone)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise HostError(f"git clone of {source} failed: {proc.stderr.strip()}")
-    _git(clone, "bisect", "reset", check=False)
-    _git(clone, "fetch", "-q", str(source), *commits)
+        git(slot, "clone", "-q", "--local", "--no-checkout", str(source), clone.name)
+    git(clone, "bisect", "reset", check=False)
+    git(clone, "fetch", "-q", str(source), *commits)
     return clone
 
 
 def checkout(clone: Path, commit: str) -> None:
-    _git(clone, "checkout", "-q", "-f", "--detach", commit)
-    _git(clone, "clean", "-q", "-fdx")
+    git(clone, "checkout", "-q", "-f", "--detach", commit)
+    git(clone, "clean", "-q", "-fdx")
 
 
 def run(clone: Path, good: str, bad: str, out: Path, echo=print) -> Tuple[str, List[str]]:
     """(first bad commit, git's log of the bisection) through `git bisect run`."""
     try:
-        _git(clone, "bisect", "start", bad, good)
+        git(clone, "bisect", "start", bad, good)
         proc = subprocess.run(["git", "-C", str(clone), "bisect", "run", sys.executable, "-m",
                                "harness.gitbisect", str(out)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         (out / "git-bisect-run.log").write_text(proc.stdout)
-        log = _git(clone, "bisect", "log").stdout
+        log = git(clone, "bisect", "log").stdout
         (out / "git-bisect.log").write_text(log)
         found = re.search(r"^([0-9a-f]{40}) is the first bad commit", proc.stdout, re.M)
         if proc.returncode != 0 or not found:
@@ -94,7 +82,7 @@ def run(clone: Path, good: str, bad: str, out: Path, echo=print) -> Tuple[str, L
                             f"{out / 'git-bisect-run.log'}")
         return found.group(1), log.splitlines()
     finally:
-        _git(clone, "bisect", "reset", check=False)
+        git(clone, "bisect", "reset", check=False)
 
 
 def load_steps(out: Path) -> list:
@@ -108,7 +96,7 @@ def load_steps(out: Path) -> list:
 
 
 def subject(clone: Path, commit: str) -> str:
-    return _git(clone, "log", "-1", "--format=%h %s", commit).stdout.strip()
+    return git(clone, "log", "-1", "--format=%h %s", commit).stdout.strip()
 
 
 def save_request(out: Path, args, clone: Path) -> None:
@@ -128,7 +116,7 @@ def step_main(out: Path) -> int:
     from harness.kernel.build import BuildError
     request = json.loads((out / STEP_REQUEST).read_text())
     args, clone = argparse.Namespace(**request["args"]), Path(request["clone"])
-    commit = _git(clone, "rev-parse", "HEAD").stdout.strip()
+    commit = git(clone, "rev-parse", "HEAD").stdout.strip()
     judge = criterion_for(args)(lambda key: (str(clone), list(args.base_patches)), out)
     steps = out / "steps"
     steps.mkdir(exist_ok=True)

@@ -314,14 +314,19 @@ def _tree_stat_digest(path: Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def _git(repo: Path, *args: str, check: bool = True) -> str:
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run git in `repo` with a fixed identity; HostError naming the subcommand if it fails."""
     cmd = ["git", "-C", str(repo), "-c", "user.name=damon-harness",
            "-c", "user.email=damon-harness@localhost", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise HostError(f"git {args[0]} in {repo} failed: {detail}")
-    return proc.stdout
+    return proc
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    return git(repo, *args, check=check).stdout
 
 
 # --- Syncing the work copy ------------------------------------------------------------
