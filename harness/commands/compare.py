@@ -53,6 +53,20 @@ def register(subparsers) -> None:
                         help="judge a comparison's saved runs again and rewrite its reports "
                              "(no build, no boot; --threshold may change)")
     parser.set_defaults(func=run)
+    global _PARSER
+    _PARSER = parser
+
+
+_PARSER = None
+
+
+def _flags_given(args, keep) -> list:
+    """The flags (or SCENARIO) whose value differs from the parser's default,
+    except those in `keep`."""
+    return [action.option_strings[0] if action.option_strings else action.metavar
+            for action in _PARSER._actions
+            if action.dest not in keep | {"help"}
+            and getattr(args, action.dest, action.default) not in (action.default, [])]
 
 
 def side_specs(args) -> dict:
@@ -102,15 +116,7 @@ def dir_kind(specs: dict, scenario_names, repeat: int) -> str:
 
 def report_only(args) -> int:
     from harness.compare import matrix
-    given = [flag for flag, value in (("--patches", args.patches),
-                                      ("--base-patches", args.base_patches),
-                                      ("--source", args.source), ("--config", args.config),
-                                      ("--patched-source", args.patched_source),
-                                      ("--patched-config", args.patched_config),
-                                      ("--base-kernel", args.base_kernel),
-                                      ("--patched-kernel", args.patched_kernel),
-                                      ("--out", args.out), ("SCENARIO", args.scenarios))
-             if value]
+    given = _flags_given(args, keep={"report_only", "threshold", "accel"})
     if given:
         raise InputError("--report-only", f"takes the runs as they are; {given[0]} cannot "
                                           f"change them")

@@ -579,6 +579,12 @@ CASES: List[Case] = [
     Case("compare-report-only-with-patches",
          ["compare", "--report-only", "{d}/runs", "--patches", "{d}/p.patch"],
          {"runs": mkdir, "p.patch": NO_DIFF}, {}, ["--report-only", "--patches"]),
+    Case("compare-report-only-with-scenario",
+         ["compare", "--report-only", "{d}/runs", "collapse"],
+         {"runs": mkdir}, {}, ["--report-only", "SCENARIO"]),
+    Case("compare-report-only-with-repeat",
+         ["compare", "--report-only", "{d}/runs", "--repeat", "3"],
+         {"runs": mkdir}, {}, ["--report-only", "--repeat"]),
     # ------------------------------------------------------------ bisect
     Case("bisect-no-criterion", ["bisect", "--patches", "{d}/p.patch"],
          {"p.patch": OTHER_TREE_PATCH}, {}, ["--scenario"]),
