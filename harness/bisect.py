@@ -63,15 +63,14 @@ def bisect(patches: Sequence[kpatches.Patch], judge: Callable[[int], Step],
     steps = []
 
     def step(count: int) -> Step:
-        result = judge(count)
-        steps.append(result)
-        tally = f"{sum(result.votes)}/{len(result.votes)} good"
-        echo(f"bisect: {count} of {len(patches)} patches: {'good' if result.good else 'bad'} "
-             f"({tally})")
-        return result
+        steps.append(judge(count))
+        tally = f"{sum(steps[-1].votes)}/{len(steps[-1].votes)} good"
+        echo(f"bisect: {count} of {len(patches)} patches: "
+             f"{'good' if steps[-1].good else 'bad'} ({tally})")
+        return steps[-1]
 
-    require_end(step(0), True, "no patches of the series")
-    require_end(step(len(patches)), False, f"all {len(patches)} patches")
+    require_ends(step, (0, "no patches of the series"),
+                 (len(patches), f"all {len(patches)} patches"))
     good, bad = 0, len(patches)
     while bad - good > 1:
         middle = (good + bad) // 2
@@ -82,9 +81,16 @@ def bisect(patches: Sequence[kpatches.Patch], judge: Callable[[int], Step],
     return Bisection(bad, patches[bad - 1].name, steps)
 
 
-def require_end(end: Step, should_be_good: bool, name: str) -> None:
-    """InputError unless the good end is good (the bad end bad): a bisection
-    between two ends that agree would name an arbitrary patch."""
+def require_ends(step: Callable[[object], Step], good_end: tuple, bad_end: tuple) -> None:
+    """Test both ends, each (key, name), through step(key); InputError unless
+    the good end is good and the bad end bad, since a bisection between two
+    ends that agree would name an arbitrary patch."""
+    _require_end(step(good_end[0]), True, good_end[1])
+    _require_end(step(bad_end[0]), False, bad_end[1])
+
+
+def _require_end(end: Step, should_be_good: bool, name: str) -> None:
+    """InputError unless the good end is good (the bad end bad)."""
     if should_be_good and not end.good:
         raise InputError("bisect", f"the good end ({name}) is not good "
                                    f"({end.notes[-1] if end.notes else 'bad'})")

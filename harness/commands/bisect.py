@@ -86,13 +86,15 @@ def run_range(args) -> int:
     clone = gitbisect.clone_for(args.source, good, bad)
     judge = judge_maker(lambda key: (str(clone), list(args.base_patches)), out)
     ends = []
-    for commit, should_be_good, name in ((good, True, f"--good {args.good}"),
-                                         (bad, False, f"--bad {args.bad}")):
+
+    def step(commit: str):
         gitbisect.checkout(clone, commit)
         ends.append(judge(commit))
         print(f"bisect: {gitbisect.subject(clone, commit)}: "
               f"{'good' if ends[-1].good else 'bad'}", file=sys.stderr)
-        hbisect.require_end(ends[-1], should_be_good, name)
+        return ends[-1]
+
+    hbisect.require_ends(step, (good, f"--good {args.good}"), (bad, f"--bad {args.bad}"))
     gitbisect.save_request(out, args, clone)
     first_bad, log = gitbisect.run(clone, good, bad, out)
     steps = ends + gitbisect.load_steps(out)
