@@ -175,7 +175,6 @@ def parse_damos_stats(text: str) -> Dict[str, int]:
 # ------------------------------------------------------------------ metrics
 
 REQUIRED = object()
-WORKLOAD_REGIONS = ("hot", "cold")
 DAMOS_FIELDS = ("nr_tried", "sz_tried", "nr_applied", "sz_applied", "qt_exceeds",
                 "sz_ops_filter_passed", "effective_bytes")
 _GUEST_FILE = re.compile(r"^/(sys|proc)/[\w./-]+$")
@@ -229,7 +228,11 @@ def _region_ref(m: Metric, value, at: At, ctx: Context) -> None:
     if not dot:
         raise at.error(f"{schema.shown(value)} is not WORKLOAD.REGION (e.g. toucher.hot)")
     m.workload = schema.ref("workloads", "workloads")(wname, at, ctx)
-    m.region = schema.choice(*WORKLOAD_REGIONS)(region, at)
+    known = ctx.names["workloads"][m.workload].region_sizes()
+    if region not in known:
+        raise at.error(f"workload {m.workload!r} has no region {region!r} (it has: "
+                       f"{', '.join(known)})")
+    m.region = region
 
 
 def _proc_section(m: Metric, facts: RunFacts) -> Tuple[str, str]:

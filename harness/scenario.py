@@ -220,16 +220,35 @@ class GuestSetup:
 
 # ---------------------------------------------------------------- workloads
 
-def _phases(raw, at: At, ctx) -> List[Tuple[str, float]]:
+# The workload program's limits (hotcold.c: NAME_LEN, MAX_REGIONS, MAX_PHASES).
+NAME_MAX, REGIONS_MAX, PHASES_MAX = 23, 16, 64
+DEFAULT_REGION = 64 << 20
+
+
+@dataclass
+class Phase:
+    """One phase of the access-pattern form: each round sweeps every region
+    of `access` as many times as its weight; no region at all is idle."""
+    name: str = key(schema.name, required=True)
+    seconds: float = key(duration(), required=True)
+    access: Dict[str, int] = key(map_of(integer(0, 1000)), factory=dict)
+
+
+def _phases(raw, at: At, ctx) -> list:
+    """KIND:SECONDS items (the hot/cold form, also as one comma-separated
+    string) or {name, seconds, access} phases (the access-pattern form)."""
     if isinstance(raw, str):
         raw = [p for p in raw.split(",") if p.strip()]
     return list_of(_phase, allow_empty=False)(raw, at, ctx)
 
 
-def _phase(raw, at: At, ctx) -> Tuple[str, float]:
+def _phase(raw, at: At, ctx):
+    if isinstance(raw, dict):
+        return read(Phase, raw, at, ctx)
     kind, sep, secs = str(raw).partition(":") if isinstance(raw, str) else ("", "", "")
     if not sep:
-        raise at.error(f"{shown(raw)} is not KIND:SECONDS (e.g. hot:30)")
+        raise at.error(f"{shown(raw)} is not KIND:SECONDS (e.g. hot:30) or a phase "
+                       f"mapping (name, seconds, access)")
     return choice(*PHASE_KINDS)(kind.strip(), at), duration()(secs, at)
 
 
@@ -248,13 +267,17 @@ def _cpus(raw, at: At, ctx) -> List[int]:
 
 @dataclass
 class Workload:
+    """The hot/cold form (hot, cold, phases of KIND:SECONDS) or the
+    access-pattern form (named regions, phases that weigh them, loop)."""
     name: str = ""
     program: str = key(choice("hotcold"), default="hotcold")
-    hot: int = key(size(lo=1), default=64 << 20)
-    cold: int = key(size(lo=1), default=64 << 20)
+    hot: Optional[int] = key(size(lo=1))
+    cold: Optional[int] = key(size(lo=1))
+    regions: Dict[str, int] = key(map_of(size(lo=1), allow_empty=False), factory=dict)
+    phases: Optional[list] = key(_phases)
+    loop: bool = key(boolean, default=False)
     stride: int = key(size(lo=1), default=4096)
-    rate: float = key(number(), default=0.0)         # sweeps per second, 0 = flat out
-    phases: List[Tuple[str, float]] = key(_phases, factory=lambda: [("hot", 0.0)])
+    rate: float = key(number(), default=0.0)         # rounds per second, 0 = flat out
     madvise: str = key(choice(*MADVISE), default="none")
     first_touch_node: Optional[int] = key(node)
     tlb_flush_ms: float = key(number(), default=5.0)
@@ -262,27 +285,81 @@ class Workload:
     membind: List[int] = key(list_of(node, scalar_ok=True), factory=list)
     cgroup: Optional[str] = key(CGROUPS)
 
+    def region_sizes(self) -> Dict[str, int]:
+        return dict(self.regions) or {"hot": self.hot, "cold": self.cold}
+
     def region_size(self, region: str) -> int:
-        return {"hot": self.hot, "cold": self.cold}[region]
+        return self.region_sizes()[region]
 
     def program_args(self) -> List[str]:
-        args = ["--hot", str(self.hot), "--cold", str(self.cold),
-                "--stride", str(self.stride), "--rate", f"{self.rate:g}",
-                "--phases", ",".join(f"{k}:{s:g}" for k, s in self.phases),
-                "--madvise", self.madvise, "--tlb-flush", f"{self.tlb_flush_ms:g}"]
+        if self.regions:
+            args = [a for n, sz in self.regions.items() for a in ("--region", f"{n}:{sz}")]
+            args += [a for p in self.phases for a in ("--phase", _phase_arg(p))]
+            args += ["--loop"] if self.loop else []
+        else:
+            args = ["--hot", str(self.hot), "--cold", str(self.cold),
+                    "--phases", ",".join(f"{k}:{s:g}" for k, s in self.phases)]
+        args += ["--stride", str(self.stride), "--rate", f"{self.rate:g}",
+                 "--madvise", self.madvise, "--tlb-flush", f"{self.tlb_flush_ms:g}"]
         if self.first_touch_node is not None:
             args += ["--first-touch-node", str(self.first_touch_node)]
         return args
 
     def validate(self, at: At, ctx) -> None:
+        if self.regions:
+            self._validate_pattern(at)
+        else:
+            self._validate_hot_cold(at)
         topo = ctx.topology
-        need = self.hot + self.cold
+        need = sum(self.region_sizes().values())
         nodes = self.membind or ([self.first_touch_node]
                                  if self.first_touch_node is not None else [])
         room = sum(topo.nodes[n].memory for n in nodes) if nodes else topo.memory
         if need >= room:
-            raise at.error(f"hot + cold = {need >> 20} MiB does not fit in the "
-                           f"{room >> 20} MiB of memory it may use")
+            raise at.error(f"the regions need {need >> 20} MiB, which does not fit in the "
+                           f"{room >> 20} MiB of memory they may use")
+
+    def _validate_hot_cold(self, at: At) -> None:
+        self.hot = self.hot or DEFAULT_REGION
+        self.cold = self.cold or DEFAULT_REGION
+        self.phases = self.phases or [("hot", 0.0)]
+        for i, phase in enumerate(self.phases):
+            if isinstance(phase, Phase):
+                raise (at / "phases" / i).error("a phase with access weights needs "
+                                                "regions: (name: size)")
+        if self.loop:
+            raise (at / "loop").error("loop needs the access-pattern form (regions:)")
+
+    def _validate_pattern(self, at: At) -> None:
+        for k in ("hot", "cold"):
+            if getattr(self, k) is not None:
+                raise (at / k).error("give hot and cold, or regions, not both")
+        if len(self.regions) > REGIONS_MAX:
+            raise (at / "regions").error(f"at most {REGIONS_MAX} regions")
+        if not self.phases:
+            raise (at / "phases").error("regions need phases (name, seconds, access)")
+        if len(self.phases) > PHASES_MAX:
+            raise (at / "phases").error(f"at most {PHASES_MAX} phases")
+        for name in self.regions:
+            if len(name) > NAME_MAX:
+                raise (at / "regions" / name).error(f"a name of at most {NAME_MAX} characters")
+        for i, phase in enumerate(self.phases):
+            self._validate_phase(phase, at / "phases" / i)
+
+    def _validate_phase(self, phase, at: At) -> None:
+        if not isinstance(phase, Phase):
+            raise at.error("with regions, a phase is a mapping (name, seconds, access)")
+        if len(phase.name) > NAME_MAX:
+            raise (at / "name").error(f"a name of at most {NAME_MAX} characters")
+        for region in phase.access:
+            if region not in self.regions:
+                raise (at / "access" / region).error(
+                    f"no region {region!r} (regions has: {', '.join(self.regions)})")
+
+
+def _phase_arg(phase: Phase) -> str:
+    weights = ",".join(f"{r}={w}" for r, w in phase.access.items() if w)
+    return f"{phase.name}:{phase.seconds:g}" + (f":{weights}" if weights else "")
 
 
 def _workloads(raw, at: At, ctx) -> Dict[str, Workload]:
@@ -330,9 +407,10 @@ class Range:
 
 
 def _region_item(raw, at: At, ctx) -> Union[str, Tuple[int, int]]:
-    """A workload's region by name (hot, cold), or an explicit range."""
+    """A workload's region by name (hot, cold, or one of its regions:), or an
+    explicit range; names are checked against the workload by the target."""
     if isinstance(raw, str):
-        return choice("hot", "cold")(raw, at)
+        return name(raw, at)
     r = read(Range, raw, at, ctx)
     return r.start, r.end
 
@@ -353,7 +431,7 @@ class Target:
         if ops == "paddr":
             self._validate_paddr(at, names)
         else:
-            self._validate_process(at, ops, names)
+            self._validate_process(at, ops, names, ctx)
 
     def _validate_paddr(self, at: At, names: List[str]) -> None:
         if self.workload is not None or self.pid is not None:
@@ -363,7 +441,7 @@ class Target:
         if names:
             raise (at / "regions").error("region names need a workload target")
 
-    def _validate_process(self, at: At, ops: str, names: List[str]) -> None:
+    def _validate_process(self, at: At, ops: str, names: List[str], ctx) -> None:
         if (self.workload is None) == (self.pid is None):
             raise at.error(f"a {ops} target needs exactly one of workload or pid")
         if self.nodes:
@@ -372,6 +450,12 @@ class Target:
             raise (at / "regions").error("fvaddr targets need regions")
         if names and self.workload is None:
             raise (at / "regions").error("region names need a workload target")
+        known = ctx.names["workloads"][self.workload].region_sizes() if names else {}
+        for i, region in enumerate(names):
+            if region not in known:
+                raise (at / "regions" / i).error(
+                    f"workload {self.workload!r} has no region {region!r} (it has: "
+                    f"{', '.join(known)})")
 
 
 def _bounds(item) -> schema.Reader:

@@ -1,12 +1,19 @@
 /*
  * hotcold: a hot/cold memory toucher for DAMON tests.
  *
- * Maps a hot and a cold anonymous region, each 2 MiB aligned and in a VMA of
- * its own, 4 TiB apart (see map_regions()), touches both once, prints
- * one machine-readable line per region, then follows a phase schedule:
+ * Maps anonymous regions, each 2 MiB aligned and in a VMA of its own, 4 TiB
+ * apart (see map_regions()), touches each once, prints one machine-readable
+ * line per region, then follows a phase schedule.
+ *
+ * Two forms. The hot/cold form (--hot, --cold, --phases KIND:SEC,...) maps
+ * regions "hot" and "cold"; a phase kind says what it sweeps:
  *   hot  sweep the hot region       cold  sweep the cold region
  *   all  sweep both                 idle  sleep
- * A phase of 0 seconds lasts until the process is killed.
+ * The access-pattern form names its regions (--region NAME:SIZE, repeated)
+ * and phases (--phase NAME:SEC:REGION=WEIGHT,...; no REGION list = idle):
+ * each round of a phase sweeps every region WEIGHT times. --loop runs the
+ * phase list again and again. A phase of 0 seconds lasts until the process
+ * is killed. --rate limits rounds per second in both forms.
  *
  * Under QEMU TCG the emulated TLB is large and is not flushed when DAMON
  * clears a PTE's Accessed bit (x86 skips that flush), so re-touched pages
@@ -35,27 +42,33 @@
 #include <unistd.h>
 
 #define HUGE_SZ (2UL << 20)
-#define MAX_PHASES 32
+#define MAX_PHASES 64
+#define MAX_REGIONS 16
+#define NAME_LEN 24
 #define MPOL_DEFAULT_ 0
 #define MPOL_BIND_ 2
 
 struct region {
-	const char *name;
+	char name[NAME_LEN];
 	unsigned char *start;
 	size_t size;
 };
 
 struct phase {
-	char kind[8];
+	char name[NAME_LEN];
 	double seconds;
+	int weight[MAX_REGIONS];	/* sweeps of each region per round */
 };
 
 struct options {
-	size_t hot, cold, stride;
+	size_t stride;
 	double rate;
 	int madv;
 	int node;
 	double tlb_flush_ms;
+	int loop;
+	int nr_regions;
+	struct region regions[MAX_REGIONS];
 	int nr_phases;
 	struct phase phases[MAX_PHASES];
 };
@@ -69,8 +82,10 @@ static void die(const char *msg)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: hotcold [--hot SIZE] [--cold SIZE] [--stride BYTES]\n"
-		"               [--rate SWEEPS_PER_SEC] [--phases KIND:SEC,...]\n"
+		"usage: hotcold [--hot SIZE] [--cold SIZE] [--phases KIND:SEC,...]\n"
+		"               [--region NAME:SIZE]... [--loop]\n"
+		"               [--phase NAME:SEC[:REGION=WEIGHT,...]]...\n"
+		"               [--stride BYTES] [--rate ROUNDS_PER_SEC]\n"
 		"               [--madvise hugepage|nohugepage|none]\n"
 		"               [--first-touch-node N] [--tlb-flush MS]\n");
 	exit(2);
@@ -95,12 +110,41 @@ static size_t parse_size(const char *s)
 	return (size_t)v;
 }
 
-static int valid_kind(const char *k)
+static void copy_name(char *dst, const char *src, size_t len)
 {
-	return !strcmp(k, "hot") || !strcmp(k, "cold") ||
-	       !strcmp(k, "all") || !strcmp(k, "idle");
+	if (len == 0 || len >= NAME_LEN)
+		usage();
+	memcpy(dst, src, len);
+	dst[len] = '\0';
 }
 
+static int region_index(const struct options *o, const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < o->nr_regions; i++)
+		if (strlen(o->regions[i].name) == len &&
+		    !strncmp(o->regions[i].name, name, len))
+			return i;
+	usage();
+	return -1;
+}
+
+static struct phase *new_phase(struct options *o, const char *name,
+			       size_t len, double seconds)
+{
+	struct phase *p;
+
+	if (o->nr_phases == MAX_PHASES || seconds < 0)
+		usage();
+	p = &o->phases[o->nr_phases++];
+	memset(p, 0, sizeof(*p));
+	copy_name(p->name, name, len);
+	p->seconds = seconds;
+	return p;
+}
+
+/* The hot/cold form: KIND:SEC,... over regions 0 (hot) and 1 (cold). */
 static void parse_phases(struct options *o, char *spec)
 {
 	char *save = NULL, *tok;
@@ -108,18 +152,67 @@ static void parse_phases(struct options *o, char *spec)
 	o->nr_phases = 0;
 	for (tok = strtok_r(spec, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		struct phase *p = &o->phases[o->nr_phases];
 		char *colon = strchr(tok, ':');
+		struct phase *p;
+		size_t len;
 
-		if (o->nr_phases == MAX_PHASES || !colon ||
-		    colon - tok >= (long)sizeof(p->kind))
+		if (!colon)
 			usage();
-		memcpy(p->kind, tok, colon - tok);
-		p->kind[colon - tok] = '\0';
-		p->seconds = atof(colon + 1);
-		if (!valid_kind(p->kind) || p->seconds < 0)
+		len = colon - tok;
+		p = new_phase(o, tok, len, atof(colon + 1));
+		if (!strcmp(p->name, "hot") || !strcmp(p->name, "all"))
+			p->weight[0] = 1;
+		if (!strcmp(p->name, "cold") || !strcmp(p->name, "all"))
+			p->weight[1] = 1;
+		if (!p->weight[0] && !p->weight[1] && strcmp(p->name, "idle"))
 			usage();
-		o->nr_phases++;
+	}
+}
+
+/* NAME:SIZE; the first one replaces the default hot and cold regions. */
+static void add_region(struct options *o, const char *spec, int *named)
+{
+	const char *colon = strchr(spec, ':');
+	struct region *r;
+
+	if (!*named) {
+		o->nr_regions = 0;
+		*named = 1;
+	}
+	if (!colon || o->nr_regions == MAX_REGIONS)
+		usage();
+	r = &o->regions[o->nr_regions++];
+	copy_name(r->name, spec, colon - spec);
+	r->size = parse_size(colon + 1);
+}
+
+/* NAME:SEC[:REGION=WEIGHT,...] */
+static void add_phase(struct options *o, const char *spec, int *named)
+{
+	const char *c1 = strchr(spec, ':'), *tok;
+	struct phase *p;
+	char *end;
+
+	if (!*named) {
+		o->nr_phases = 0;
+		*named = 1;
+	}
+	if (!c1)
+		usage();
+	p = new_phase(o, spec, c1 - spec, strtod(c1 + 1, &end));
+	if (*end != '\0' && *end != ':')
+		usage();
+	for (tok = *end ? end + 1 : end; *tok; ) {
+		const char *eq = strchr(tok, '=');
+		long w;
+
+		if (!eq)
+			usage();
+		w = strtol(eq + 1, &end, 10);
+		if (w < 0 || w > 1000 || (*end && *end != ','))
+			usage();
+		p->weight[region_index(o, tok, eq - tok)] = (int)w;
+		tok = *end ? end + 1 : end;
 	}
 }
 
@@ -137,16 +230,22 @@ static int parse_madvise(const char *s)
 
 static void parse_args(struct options *o, int argc, char **argv)
 {
-	int i;
+	int i, named_regions = 0, named_phases = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--loop")) {
+			o->loop = 1;
+			continue;
+		}
 		if (!v)
 			usage();
-		if (!strcmp(a, "--hot")) o->hot = parse_size(v);
-		else if (!strcmp(a, "--cold")) o->cold = parse_size(v);
+		if (!strcmp(a, "--hot")) o->regions[0].size = parse_size(v);
+		else if (!strcmp(a, "--cold")) o->regions[1].size = parse_size(v);
+		else if (!strcmp(a, "--region")) add_region(o, v, &named_regions);
+		else if (!strcmp(a, "--phase")) add_phase(o, v, &named_phases);
 		else if (!strcmp(a, "--stride")) o->stride = parse_size(v);
 		else if (!strcmp(a, "--rate")) o->rate = atof(v);
 		else if (!strcmp(a, "--phases")) parse_phases(o, v);
@@ -286,26 +385,33 @@ static void sleep_for(double s)
 	nanosleep(&ts, NULL);
 }
 
-static void run_phase(const struct phase *ph, struct region *r,
-		      const struct options *o)
+static int sweeps_any(const struct phase *ph, int n)
 {
-	int hot = !strcmp(ph->kind, "hot") || !strcmp(ph->kind, "all");
-	int cold = !strcmp(ph->kind, "cold") || !strcmp(ph->kind, "all");
-	double end = ph->seconds > 0 ? now() + ph->seconds : 1e300;
+	int i;
 
-	printf("phase name=%s seconds=%g\n", ph->kind, ph->seconds);
+	for (i = 0; i < n; i++)
+		if (ph->weight[i])
+			return 1;
+	return 0;
+}
+
+static void run_phase(const struct phase *ph, const struct options *o)
+{
+	double end = ph->seconds > 0 ? now() + ph->seconds : 1e300;
+	int i, k;
+
+	printf("phase name=%s seconds=%g\n", ph->name, ph->seconds);
 	fflush(stdout);
 	while (now() < end) {
 		double t0 = now();
 
-		if (!hot && !cold) {
+		if (!sweeps_any(ph, o->nr_regions)) {
 			sleep_for(end - t0 < 1 ? end - t0 : 1);
 			continue;
 		}
-		if (hot)
-			sweep(&r[0], o->stride);
-		if (cold)
-			sweep(&r[1], o->stride);
+		for (i = 0; i < o->nr_regions; i++)
+			for (k = 0; k < ph->weight[i]; k++)
+				sweep(&o->regions[i], o->stride);
 		maybe_tlb_flush(o);
 		if (o->rate > 0)
 			sleep_for(1.0 / o->rate - (now() - t0));
@@ -314,33 +420,34 @@ static void run_phase(const struct phase *ph, struct region *r,
 
 int main(int argc, char **argv)
 {
-	struct options o = { .hot = 64UL << 20, .cold = 64UL << 20,
-			     .stride = 4096, .node = -1, .nr_phases = 1,
-			     .tlb_flush_ms = 5,
-			     .phases = { { "hot", 0 } } };
-	struct region r[2] = { { "hot", NULL, 0 }, { "cold", NULL, 0 } };
+	struct options o = { .stride = 4096, .node = -1, .nr_phases = 1,
+			     .tlb_flush_ms = 5, .nr_regions = 2,
+			     .regions = { { "hot", NULL, 64UL << 20 },
+					  { "cold", NULL, 64UL << 20 } },
+			     .phases = { { "hot", 0, { 1 } } } };
 	int i;
 
 	parse_args(&o, argc, argv);
-	r[0].size = o.hot;
-	r[1].size = o.cold;
-	map_regions(r, 2, o.madv);
+	map_regions(o.regions, o.nr_regions, o.madv);
 	if (o.tlb_flush_ms > 0)
 		setup_tlb_flush();
 	if (o.node >= 0 && set_policy(MPOL_BIND_, o.node))
 		die("set_mempolicy");
-	for (i = 0; i < 2; i++)
-		sweep(&r[i], 4096);
+	for (i = 0; i < o.nr_regions; i++)
+		sweep(&o.regions[i], 4096);
 	if (o.node >= 0 && set_policy(MPOL_DEFAULT_, -1))
 		die("set_mempolicy");
-	for (i = 0; i < 2; i++)
-		printf("region name=%s start=%p end=%p size=%zu\n", r[i].name,
-		       (void *)r[i].start, (void *)(r[i].start + r[i].size),
-		       r[i].size);
+	for (i = 0; i < o.nr_regions; i++)
+		printf("region name=%s start=%p end=%p size=%zu\n",
+		       o.regions[i].name, (void *)o.regions[i].start,
+		       (void *)(o.regions[i].start + o.regions[i].size),
+		       o.regions[i].size);
 	printf("ready pid=%d\n", (int)getpid());
 	fflush(stdout);
-	for (i = 0; i < o.nr_phases; i++)
-		run_phase(&o.phases[i], r, &o);
+	do {
+		for (i = 0; i < o.nr_phases; i++)
+			run_phase(&o.phases[i], &o);
+	} while (o.loop);
 	printf("done\n");
 	fflush(stdout);
 	return 0;

@@ -139,7 +139,7 @@ def test_every_builtin_has_a_negative_control():
     (lambda r: r["sample"]["metrics"].update(x={"smaps": "v.hot"}),
      "t.yaml: sample.metrics.x.smaps", "unknown workload 'v'"),
     (lambda r: r["sample"]["metrics"].update(x={"smaps": "w.warm"}),
-     "t.yaml: sample.metrics.x.smaps", "not one of"),
+     "t.yaml: sample.metrics.x.smaps", "has no region 'warm'"),
     (lambda r: r["sample"]["metrics"].update(x={"damos": "nos"}),
      "t.yaml: sample.metrics.x.damos", "unknown scheme"),
     (lambda r: r["sample"]["metrics"].update(x={"memcg_numa": "q", "node": 0}),
