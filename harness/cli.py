@@ -10,7 +10,7 @@ from harness.errors import HarnessError
 from harness.vm.process import kill_all
 from harness.verdict import RunEnded
 
-COMMANDS = ["boot", "build", "run", "judge", "compare", "bisect", "selftests", "kunit", "cache"]
+COMMANDS = ["boot", "build", "run", "judge", "compare", "bisect", "reproduce", "selftests", "kunit", "cache"]
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -16,6 +16,7 @@ scenario does not give, or a comparison of an unknown kind, is refused
 before anything runs.
 """
 
+import datetime
 import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional
@@ -38,6 +39,8 @@ def _message_id(raw, at: At, ctx=None) -> str:
 
 
 def _date(raw, at: At, ctx=None) -> str:
+    if isinstance(raw, datetime.date):     # YAML reads an unquoted 2024-01-17 as a date
+        return raw.isoformat()
     value = text(raw, at)
     if not _DATE.match(value):
         raise at.error(f"{shown(raw)} is not a date (YYYY-MM-DD)")
@@ -108,6 +111,7 @@ class Reference:
     mapping: Dict[str, str] = key(map_of(_words, allow_empty=False), required=True)
     compare: List[Comparison] = key(list_of(model(Comparison), allow_empty=False),
                                     required=True)
+    runs: int = key(integer(1, 100), default=1)     # how many runs a reproduction takes
 
     def validate(self, at: At, ctx) -> None:
         from harness.compare.figures import figure_names_of
@@ -133,7 +137,9 @@ class Reference:
 
 REPRODUCED, DIFFERS, NOT_COMPARABLE = "REPRODUCED", "DIFFERS", "NOT COMPARABLE"
 # Published units in the harness's own: sizes in bytes, times in seconds.
-TO_BASE = {"GiB": float(1 << 30), "MiB": float(1 << 20), "KiB": 1024.0, "ms": 0.001}
+# A huge page is x86's PMD size, 2 MiB.
+TO_BASE = {"GiB": float(1 << 30), "MiB": float(1 << 20), "KiB": 1024.0, "ms": 0.001,
+           "huge pages": float(2 << 20)}
 
 
 @dataclass

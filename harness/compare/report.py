@@ -90,9 +90,13 @@ def plot(scenario_name: str, runs: Dict[str, list], path: Path):
     return path
 
 
-def _panel(ax, metric: str, runs: Dict[str, list], unit: str) -> None:
+SIDE_COLORS = (("base", "tab:blue"), ("patched", "tab:orange"))
+
+
+def _panel(ax, metric: str, runs: Dict[str, list], unit: str, sides=SIDE_COLORS) -> None:
+    """Every run of each side thin, the side's median bold."""
     div = MiB if unit == "bytes" else 1.0
-    for side, color in (("base", "tab:blue"), ("patched", "tab:orange")):
+    for side, color in sides:
         curves = [r.series[metric] for r in runs.get(side, []) if metric in r.series]
         for s in curves:
             ax.plot(s.times, [v / div if v is not None else None for v in s.values],

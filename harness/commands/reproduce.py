@@ -1,0 +1,77 @@
+"""`damon-harness reproduce`: run the reproductions of published results and
+set ours beside theirs."""
+
+import sys
+
+from harness.commands.argtypes import integer
+from harness.errors import InputError
+
+EXIT = {"REPRODUCED": 0, "DIFFERS": 1, "NOT COMPARABLE": 3}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "reproduce", help="reproduce results published on LKML, beside the published numbers",
+        description="Run each reproduction (a scenario with a reference: block) and report "
+                    "published and measured side by side, with REPRODUCED, DIFFERS or NOT "
+                    "COMPARABLE per comparison. Exit status: 0 all reproduced, 1 one differs, "
+                    "3 one could not be compared, 2 bad input.")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="reproductions by name or file (default: all of them)")
+    parser.add_argument("--list", action="store_true", help="list the reproductions and stop")
+    parser.add_argument("--repeat", type=integer(1, 100, "runs"), metavar="N",
+                        help="runs of each (default: the reproduction's own runs:)")
+    parser.add_argument("--kernel", metavar="PATH",
+                        help="boot this kernel instead of each reproduction's own")
+    parser.add_argument("--modules", metavar="DIR", help="the --kernel's modules tree")
+    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+    parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from harness import reproduce
+    from harness.paths import checked_out, run_dir_for
+    scenarios = reproduce.load(reproduce.paths_for(args.names), check_kernel=not args.kernel)
+    if args.list:
+        for sc in scenarios:
+            src = sc.reference.source
+            print(f"{sc.name:<28} {sc.reference.runs} run(s)  {', '.join(src.authors)}, "
+                  f"{src.date}  <{src.message_id}>\n{'':<28} {sc.description}")
+        return 0
+    kernel = _kernel(args, scenarios)
+    out = run_dir_for(checked_out(args.out), "reproduce")
+    reports = [_one(sc, kernel, args, out) for sc in scenarios]
+    (out / "reproduce.txt").write_text("\n".join(text for _, text in reports))
+    print(f"reports: {out}", file=sys.stderr)
+    return max(EXIT[verdict] for verdict, _ in reports)
+
+
+def _kernel(args, scenarios):
+    if not args.kernel:
+        if args.modules:
+            raise InputError("--modules", "only applies together with --kernel")
+        return None
+    from harness.commands.vmargs import kernel_from
+    from harness.kernel.needs import check_kernel
+    kernel = kernel_from(args)
+    check_kernel(scenarios, kernel)
+    return kernel
+
+
+def _one(sc, kernel, args, out):
+    from harness import engine, reproduce
+    from harness.report import progress, summary_line
+    from harness.kernel.spec import kernel_for
+    repeat = args.repeat or sc.reference.runs
+    kernel = kernel or kernel_for(sc.kernel)
+    results = []
+    for i in range(1, repeat + 1):
+        result = engine.run_scenario(sc, kernel=kernel, accel=args.accel,
+                                     run_dir=out / sc.name / f"run-{i}")
+        progress(f"[{i}/{repeat}] {summary_line(result)}")
+        results.append(result)
+    rep = reproduce.judge(sc, results)
+    body = reproduce.write(rep, str(kernel.describe()), out / sc.name)
+    print(body)
+    return rep.verdict, body

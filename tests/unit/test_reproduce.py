@@ -1,0 +1,89 @@
+"""Reproductions: our figures from runs captured from a real guest, set beside
+published numbers, with a verdict, a report for a mail, JSON and a plot."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import judge, reproduce
+from harness.errors import InputError
+from harness.reference import (DIFFERS, NOT_COMPARABLE, REPRODUCED, Comparison, Published,
+                               Reference, Source)
+
+RUNS = Path(__file__).parent.parent / "data" / "runs"
+PROMOTED = "hot region promoted to node 0: time to reach"
+
+
+def migration_with(compare, published=None):
+    """The captured migration run, its scenario given a reference."""
+    result, _ = judge.judge_dir(RUNS / "migration")
+    sc = judge.load_run(RUNS / "migration")
+    published = published or {"promote": Published(2.0, "s", condition="hot 64 MiB"),
+                              "demote": Published(6.0, "s")}
+    sc.reference = Reference(
+        Source("1234@example.org", "damon", ["A Author", "B Author"], "2024-01-17",
+               subject="[RFC] tiering"),
+        "two nodes, one CPU-less", published, "1:1, smaller regions", 1.0,
+        {"promote": PROMOTED, "demote": "idle region demoted to node 1: time to reach"},
+        compare)
+    return sc, result
+
+
+def test_measured_figures_are_taken_per_published_name_from_every_run():
+    sc, result = migration_with([Comparison("ratio", ["promote"], within=50.0)])
+    figures = reproduce.measured(sc, [result, result])
+    reach = next(c for c in result.checks if c.name.startswith("hot region"))
+    assert figures["promote"].values == [reach.numbers["reached_at"]] * 2
+    assert figures["promote"].median == reach.numbers["reached_at"]
+    assert figures["promote"].unit == "s"
+
+
+def test_the_verdict_of_a_reproduction_is_its_worst_comparison():
+    sc, result = migration_with([Comparison("order", ["promote", "demote"]),
+                                 Comparison("at_most", ["promote"], bound=0.001)])
+    rep = reproduce.judge(sc, [result])
+    assert [o.verdict for o in rep.outcomes] == [REPRODUCED, DIFFERS]
+    assert rep.verdict == DIFFERS
+    assert reproduce.overall([REPRODUCED, NOT_COMPARABLE]) == NOT_COMPARABLE
+    assert reproduce.overall([REPRODUCED, REPRODUCED]) == REPRODUCED
+
+
+def test_the_report_cites_the_source_and_sets_both_side_by_side(tmp_path):
+    sc, result = migration_with([Comparison("order", ["promote", "demote"])])
+    rep = reproduce.judge(sc, [result])
+    body = reproduce.write(rep, "7.3.4 (default fragments)", tmp_path)
+    assert "Message-ID: <1234@example.org>" in body
+    assert "A Author, B Author, 2024-01-17, damon" in body
+    assert "[RFC] tiering" in body and "Kernel: 7.3.4" in body
+    promote = next(line for line in body.splitlines() if line.startswith("promote"))
+    assert "2 s" in promote and "1 of 1" in promote and "hot 64 MiB" in promote
+    assert body.rstrip().endswith(f"reproduce {sc.name}: REPRODUCED")
+    assert all(len(line) <= 100 for line in body.splitlines())
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["verdict"] == REPRODUCED
+    assert saved["source"]["message_id"] == "1234@example.org"
+    assert saved["published"]["promote"]["ours_median"] == rep.figures["promote"].median
+    assert (tmp_path / f"{sc.name}.png").stat().st_size > 1000
+
+
+def test_a_figure_no_run_gave_is_not_comparable():
+    sc, result = migration_with([Comparison("ratio", ["promote"], within=10.0)])
+    rep = reproduce.judge(sc, [])
+    assert rep.verdict == NOT_COMPARABLE
+    assert "no value for promote" in rep.outcomes[0].reason
+
+
+def test_the_shipped_reproductions_are_valid_and_cite_their_source():
+    shipped = reproduce.available()
+    assert "hotcold-tiering" in shipped
+    for sc in reproduce.load(list(shipped.values()), check_kernel=False):
+        assert sc.reference.source.message_id and sc.reference.compare
+
+
+def test_an_unknown_name_or_a_scenario_without_reference_is_refused(tmp_path):
+    with pytest.raises(InputError, match="no reproduction 'nosuch'"):
+        reproduce.paths_for(["nosuch"])
+    plain = Path(__file__).parent.parent / "scenarios" / "migration.yaml"
+    with pytest.raises(InputError, match="needs a reference"):
+        reproduce.load([plain], check_kernel=False)
