@@ -115,7 +115,8 @@ class Reference:
 
     def validate(self, at: At, ctx) -> None:
         from harness.compare.figures import figure_names_of
-        ours = figure_names_of(ctx.lookup("expect", []), ctx.lookup("figures", []))
+        ours = ctx.extra.get("figure_names") or \
+            figure_names_of(ctx.lookup("expect", []), ctx.lookup("figures", []))
         for theirs, figure in self.mapping.items():
             if theirs not in self.published:
                 raise (at / "mapping" / theirs).error(

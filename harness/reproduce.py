@@ -11,7 +11,8 @@ from typing import Dict, List, Optional, Sequence
 
 from harness.errors import InputError
 from harness.paths import REPO_ROOT
-from harness.reference import DIFFERS, NOT_COMPARABLE, REPRODUCED, judge_reference
+from harness.reference import (DIFFERS, NOT_COMPARABLE, REPRODUCED, Reference,
+                               judge_reference)
 
 REPRODUCTION_DIR = REPO_ROOT / "tests" / "reproductions"
 MiB = float(1 << 20)
@@ -40,17 +41,44 @@ def paths_for(names: Sequence[str]) -> List[Path]:
     return paths
 
 
-def load(paths: Sequence[Path], check_kernel: bool = True) -> list:
-    """The scenarios, each validated and refused unless it has a reference."""
-    from harness.scenario import load_scenario
-    scenarios = []
-    for path in paths:
-        sc = load_scenario(str(path), check_kernel=check_kernel)
-        if sc.reference is None:
-            raise InputError(f"{path}: reference", "a reproduction needs a reference: block "
-                                                   "(what was published, and where)")
-        scenarios.append(sc)
-    return scenarios
+@dataclass
+class Experiment:
+    """A reproduction: one scenario, or one per condition, and the reference."""
+    name: str
+    description: str
+    reference: Reference
+    variants: Dict[str, object]     # condition ("" when there are none) -> Scenario
+    path: str
+
+
+def load(paths: Sequence[Path], check_kernel: bool = True) -> List[Experiment]:
+    """Every reproduction, validated whole (each condition as a scenario of its
+    own, the reference against all their figures) before anything runs."""
+    return [load_one(Path(p), check_kernel) for p in paths]
+
+
+def load_one(path: Path, check_kernel: bool = True) -> Experiment:
+    from harness import conditions
+    from harness.scenario import parse_scenario
+    from harness.schema import At, Context, model
+    from harness.yamlfile import load_yaml
+    raw = load_yaml(path, path.name)
+    at = At(path.name)
+    if not isinstance(raw, dict) or raw.get("reference") is None:
+        raise at.error("reference: a reproduction needs a reference: block (what was "
+                       "published, and where)")
+    if "conditions" not in raw:
+        sc = parse_scenario(raw, path.name, str(path), check_kernel=check_kernel)
+        return Experiment(sc.name, sc.description, sc.reference, {"": sc}, str(path))
+    variants = {cond: parse_scenario(doc, f"{path.name} [{cond}]", str(path),
+                                     check_kernel=check_kernel)
+                for cond, doc in conditions.variants(raw, at)}
+    ctx = Context(base_dir=path.parent)
+    ctx.extra["figure_names"] = conditions.figure_names(variants)
+    ref = model(Reference)(raw["reference"], at / "reference", ctx)
+    first = next(iter(variants.values()))
+    return Experiment(raw.get("name") or path.stem, first.description, ref, variants,
+                      str(path))
 
 
 # ------------------------------------------------------------------ figures
@@ -68,18 +96,24 @@ class Measured:
         return statistics.median(self.values) if self.values else None
 
 
-def measured(sc, results: Sequence) -> Dict[str, Measured]:
-    """{published name: our figure's values over the runs} for the mapping."""
+def measured(exp: Experiment, results: Dict[str, Sequence]) -> Dict[str, Measured]:
+    """{published name: our figure's values over the runs} for the mapping;
+    results: {condition: judged runs}."""
     from harness.compare.figures import run_figures
-    per_run = [{f.name: f for f in run_figures(sc, r)} for r in results]
+    from harness.conditions import prefixed
+    per_run = {cond: [{prefixed(cond, f.name): f for f in run_figures(exp.variants[cond], r)}
+                      for r in runs] for cond, runs in results.items()}
     out = {}
-    for theirs, ours in sc.reference.mapping.items():
-        m = Measured(ours, "", runs=len(results))
-        for figures in per_run:
-            figure = figures.get(ours)
-            if figure is not None and figure.value is not None:
-                m.values.append(figure.value)
-                m.unit = figure.unit
+    for theirs, ours in exp.reference.mapping.items():
+        m = Measured(ours, "")
+        for cond, figure_sets in per_run.items():
+            if not cond or ours.startswith(f"{cond}: "):
+                m.runs += len(figure_sets)
+            for figures in figure_sets:
+                figure = figures.get(ours)
+                if figure is not None and figure.value is not None:
+                    m.values.append(figure.value)
+                    m.unit = figure.unit
         out[theirs] = m
     return out
 
@@ -92,8 +126,8 @@ def overall(verdicts: Sequence[str]) -> str:
 
 @dataclass
 class Reproduction:
-    scenario: object
-    results: list
+    experiment: Experiment
+    results: Dict[str, list]        # condition -> judged runs
     figures: Dict[str, Measured]
     outcomes: list
 
@@ -101,11 +135,14 @@ class Reproduction:
     def verdict(self) -> str:
         return overall([o.verdict for o in self.outcomes])
 
+    def all_results(self) -> list:
+        return [r for runs in self.results.values() for r in runs]
 
-def judge(sc, results: Sequence) -> Reproduction:
-    figures = measured(sc, results)
-    outcomes = judge_reference(sc.reference, {k: m.median for k, m in figures.items()})
-    return Reproduction(sc, list(results), figures, outcomes)
+
+def judge(exp: Experiment, results: Dict[str, Sequence]) -> Reproduction:
+    figures = measured(exp, results)
+    outcomes = judge_reference(exp.reference, {k: m.median for k, m in figures.items()})
+    return Reproduction(exp, {c: list(r) for c, r in results.items()}, figures, outcomes)
 
 
 # ------------------------------------------------------------------ reports
@@ -128,13 +165,20 @@ def comparison_label(c) -> str:
     return f"{c.kind} of {', '.join(c.of)}"
 
 
+def _runs_line(rep: Reproduction) -> str:
+    parts = []
+    for cond, runs in rep.results.items():
+        verdicts = " ".join(str(r.verdict) for r in runs)
+        parts.append(f"{cond + ': ' if cond else ''}{len(runs)} ({verdicts})")
+    return "; ".join(parts)
+
+
 def text(rep: Reproduction, kernel: str) -> str:
     """The report, as it would be pasted into a reply on the list."""
-    sc, ref = rep.scenario, rep.scenario.reference
+    exp, ref = rep.experiment, rep.experiment.reference
     src = ref.source
     wrap = textwrap.TextWrapper(width=78, initial_indent="  ", subsequent_indent="  ")
-    verdicts = " ".join(str(r.verdict) for r in rep.results)
-    lines = [f"Reproduction: {sc.name}: {sc.description}",
+    lines = [f"Reproduction: {exp.name}: {exp.description}",
              f"Source: {', '.join(src.authors)}, {src.date}, {src.list}"]
     if src.subject:
         lines.append(f"  \"{src.subject}\"")
@@ -142,8 +186,7 @@ def text(rep: Reproduction, kernel: str) -> str:
     if src.url:
         lines.append(f"  {src.url}")
     lines += ["Their setup:", wrap.fill(ref.setup), "Ours, and how it maps onto theirs:",
-              wrap.fill(ref.scale), f"Kernel: {kernel}",
-              f"Runs: {len(rep.results)} ({verdicts})", ""]
+              wrap.fill(ref.scale), f"Kernel: {kernel}", f"Runs: {_runs_line(rep)}", ""]
     header = f"{'published':<30} {'theirs':<26} ours: median (lowest..highest, runs)"
     lines += [header, "-" * len(header)]
     for name, p in ref.published.items():
@@ -154,7 +197,7 @@ def text(rep: Reproduction, kernel: str) -> str:
     lines += ["", f"{'comparison':<36} {'verdict':<15} why", "-" * 78]
     for o in rep.outcomes:
         lines.append(f"{comparison_label(o.comparison)[:36]:<36} {o.verdict:<15} {o.reason}")
-    lines += ["", f"reproduce {sc.name}: {rep.verdict}"]
+    lines += ["", f"reproduce {exp.name}: {rep.verdict}"]
     return "\n".join(lines) + "\n"
 
 
@@ -167,11 +210,12 @@ def _spread(m: Measured) -> str:
 
 def to_dict(rep: Reproduction, kernel: str) -> dict:
     from dataclasses import asdict
-    ref = rep.scenario.reference
-    return {"name": rep.scenario.name, "verdict": rep.verdict, "kernel": kernel,
+    exp, ref = rep.experiment, rep.experiment.reference
+    return {"name": exp.name, "verdict": rep.verdict, "kernel": kernel,
             "source": asdict(ref.source), "setup": ref.setup, "scale": ref.scale,
             "scale_factor": ref.scale_factor,
-            "runs": [{"verdict": str(r.verdict), "run_dir": r.run_dir} for r in rep.results],
+            "runs": {cond: [{"verdict": str(r.verdict), "run_dir": r.run_dir} for r in runs]
+                     for cond, runs in rep.results.items()},
             "published": {name: {**asdict(p), "ours": asdict(rep.figures[name])
                                  if name in rep.figures else None,
                                  "ours_median": rep.figures[name].median
@@ -188,50 +232,57 @@ def write(rep: Reproduction, kernel: str, out: Path) -> str:
     (out / "report.txt").write_text(body)
     (out / "report.json").write_text(json.dumps(to_dict(rep, kernel), indent=2,
                                                 default=str) + "\n")
-    plot(rep, out / f"{rep.scenario.name}.png")
+    plot(rep, out / f"{rep.experiment.name}.png")
     return body
 
 
-def _figure_metrics(sc) -> Dict[str, str]:
-    """{our figure name: the metric it is read from}."""
+def _figure_metrics(exp: Experiment) -> Dict[str, str]:
+    """{our (condition-prefixed) figure name: the metric it is read from}."""
     from harness.compare.figures import figure_names_of
+    from harness.conditions import prefixed
     metrics = {}
-    for e in sc.expect:
-        for name in figure_names_of([e], []):
-            metrics[name] = e.metric
-    metrics.update({f.name: f.metric for f in sc.figures})
+    for cond, sc in exp.variants.items():
+        for e in sc.expect:
+            for name in figure_names_of([e], []):
+                metrics[prefixed(cond, name)] = e.metric
+        metrics.update({prefixed(cond, f.name): f.metric for f in sc.figures})
     return metrics
 
 
+COLORS = ("tab:green", "tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown")
+
+
 def plot(rep: Reproduction, path: Path):
-    """One panel per metric behind a mapped figure: every run, their median,
-    and each published number (times the scale factor) as a dashed line."""
+    """One panel per metric behind a mapped figure: every run of each
+    condition, their median, and each published number (times the scale
+    factor) as a dashed line."""
     from harness.compare.report import _panel
     from harness.reference import theirs_in_base_units
-    sc, ref = rep.scenario, rep.scenario.reference
-    figure_metric = _figure_metrics(sc)
+    exp, ref = rep.experiment, rep.experiment.reference
+    figure_metric = _figure_metrics(exp)
     panels: Dict[str, List[str]] = {}
     for theirs, ours in ref.mapping.items():
         panels.setdefault(figure_metric[ours], []).append(theirs)
-    results = [r for r in rep.results if r.series]
-    if not results:
+    runs = {cond or "ours": [r for r in rs if r.series] for cond, rs in rep.results.items()}
+    first = next((r for rs in runs.values() for r in rs), None)
+    if first is None:
         return None
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), squeeze=False,
                              sharex=True)
+    sides = tuple(zip(runs, COLORS))
     for ax, (metric, names) in zip(axes[:, 0], panels.items()):
-        unit = results[0].units.get(metric)
-        _panel(ax, metric, {"ours": results}, unit, sides=(("ours", "tab:green"),))
+        unit = first.units.get(metric)
+        _panel(ax, metric, runs, unit, sides=sides)
         div = MiB if unit == "bytes" else 1.0
         for name in names:
-            p = ref.published[name]
-            level = theirs_in_base_units(p) * ref.scale_factor / div
+            level = theirs_in_base_units(ref.published[name]) * ref.scale_factor / div
             ax.axhline(level, ls="--", color="black", lw=1)
             ax.annotate(f"published: {name}", xy=(0, level), fontsize=7, va="bottom")
     axes[-1, 0].set_xlabel("seconds since DAMON was turned on")
-    fig.suptitle(f"{sc.name}: our runs (green) and the published numbers (dashed)")
+    fig.suptitle(f"{exp.name}: our runs and the published numbers (dashed)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

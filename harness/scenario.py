@@ -981,6 +981,9 @@ def parse_scenario(raw, file: str = "scenario", path: str = "",
     section (a run directory is judged without its kernel)."""
     at = At(file)
     ctx = schema.Context(base_dir=Path(path).parent if path else Path.cwd())
+    if isinstance(raw, dict) and "conditions" in raw:
+        raise (at / "conditions").error("a scenario with conditions is a reproduction: run it "
+                                        "with damon-harness reproduce")
     if isinstance(raw, dict) and not check_kernel:
         raw = {k: v for k, v in raw.items() if k != "kernel"}
     sc = read(Scenario, raw, at, ctx)

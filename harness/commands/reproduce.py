@@ -32,16 +32,18 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from harness import reproduce
     from harness.paths import checked_out, run_dir_for
-    scenarios = reproduce.load(reproduce.paths_for(args.names), check_kernel=not args.kernel)
+    experiments = reproduce.load(reproduce.paths_for(args.names), check_kernel=not args.kernel)
     if args.list:
-        for sc in scenarios:
-            src = sc.reference.source
-            print(f"{sc.name:<28} {sc.reference.runs} run(s)  {', '.join(src.authors)}, "
-                  f"{src.date}  <{src.message_id}>\n{'':<28} {sc.description}")
+        for exp in experiments:
+            src = exp.reference.source
+            conds = f", conditions {', '.join(exp.variants)}" if len(exp.variants) > 1 else ""
+            print(f"{exp.name:<28} {exp.reference.runs} run(s){conds}  "
+                  f"{', '.join(src.authors)}, {src.date}  <{src.message_id}>\n"
+                  f"{'':<28} {exp.description}")
         return 0
-    kernel = _kernel(args, scenarios)
+    kernel = _kernel(args, [sc for exp in experiments for sc in exp.variants.values()])
     out = run_dir_for(checked_out(args.out), "reproduce")
-    reports = [_one(sc, kernel, args, out) for sc in scenarios]
+    reports = [_one(exp, kernel, args, out) for exp in experiments]
     (out / "reproduce.txt").write_text("\n".join(text for _, text in reports))
     print(f"reports: {out}", file=sys.stderr)
     return max(EXIT[verdict] for verdict, _ in reports)
@@ -59,19 +61,21 @@ def _kernel(args, scenarios):
     return kernel
 
 
-def _one(sc, kernel, args, out):
+def _one(exp, kernel, args, out):
+    """Every condition once per repeat, interleaved, then the report."""
     from harness import engine, reproduce
-    from harness.report import progress, summary_line
     from harness.kernel.spec import kernel_for
-    repeat = args.repeat or sc.reference.runs
-    kernel = kernel or kernel_for(sc.kernel)
-    results = []
+    from harness.report import progress, summary_line
+    repeat = args.repeat or exp.reference.runs
+    results = {cond: [] for cond in exp.variants}
     for i in range(1, repeat + 1):
-        result = engine.run_scenario(sc, kernel=kernel, accel=args.accel,
-                                     run_dir=out / sc.name / f"run-{i}")
-        progress(f"[{i}/{repeat}] {summary_line(result)}")
-        results.append(result)
-    rep = reproduce.judge(sc, results)
-    body = reproduce.write(rep, str(kernel.describe()), out / sc.name)
+        for cond, sc in exp.variants.items():
+            used = kernel or kernel_for(sc.kernel)
+            run_dir = out / exp.name / f"{cond + '-' if cond else ''}run-{i}"
+            result = engine.run_scenario(sc, kernel=used, accel=args.accel, run_dir=run_dir)
+            progress(f"[{i}/{repeat}] {summary_line(result)}")
+            results[cond].append(result)
+    rep = reproduce.judge(exp, results)
+    body = reproduce.write(rep, str(used.describe()), out / exp.name)
     print(body)
     return rep.verdict, body

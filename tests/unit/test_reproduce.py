@@ -16,7 +16,8 @@ PROMOTED = "hot region promoted to node 0: time to reach"
 
 
 def migration_with(compare, published=None):
-    """The captured migration run, its scenario given a reference."""
+    """The captured migration run, and an experiment of its scenario with a
+    reference."""
     result, _ = judge.judge_dir(RUNS / "migration")
     sc = judge.load_run(RUNS / "migration")
     published = published or {"promote": Published(2.0, "s", condition="hot 64 MiB"),
@@ -27,12 +28,12 @@ def migration_with(compare, published=None):
         "two nodes, one CPU-less", published, "1:1, smaller regions", 1.0,
         {"promote": PROMOTED, "demote": "idle region demoted to node 1: time to reach"},
         compare)
-    return sc, result
+    return reproduce.Experiment(sc.name, sc.description, sc.reference, {"": sc}, ""), result
 
 
 def test_measured_figures_are_taken_per_published_name_from_every_run():
     sc, result = migration_with([Comparison("ratio", ["promote"], within=50.0)])
-    figures = reproduce.measured(sc, [result, result])
+    figures = reproduce.measured(sc, {"": [result, result]})
     reach = next(c for c in result.checks if c.name.startswith("hot region"))
     assert figures["promote"].values == [reach.numbers["reached_at"]] * 2
     assert figures["promote"].median == reach.numbers["reached_at"]
@@ -42,7 +43,7 @@ def test_measured_figures_are_taken_per_published_name_from_every_run():
 def test_the_verdict_of_a_reproduction_is_its_worst_comparison():
     sc, result = migration_with([Comparison("order", ["promote", "demote"]),
                                  Comparison("at_most", ["promote"], bound=0.001)])
-    rep = reproduce.judge(sc, [result])
+    rep = reproduce.judge(sc, {"": [result]})
     assert [o.verdict for o in rep.outcomes] == [REPRODUCED, DIFFERS]
     assert rep.verdict == DIFFERS
     assert reproduce.overall([REPRODUCED, NOT_COMPARABLE]) == NOT_COMPARABLE
@@ -51,7 +52,7 @@ def test_the_verdict_of_a_reproduction_is_its_worst_comparison():
 
 def test_the_report_cites_the_source_and_sets_both_side_by_side(tmp_path):
     sc, result = migration_with([Comparison("order", ["promote", "demote"])])
-    rep = reproduce.judge(sc, [result])
+    rep = reproduce.judge(sc, {"": [result]})
     body = reproduce.write(rep, "7.3.4 (default fragments)", tmp_path)
     assert "Message-ID: <1234@example.org>" in body
     assert "A Author, B Author, 2024-01-17, damon" in body
@@ -69,7 +70,7 @@ def test_the_report_cites_the_source_and_sets_both_side_by_side(tmp_path):
 
 def test_a_figure_no_run_gave_is_not_comparable():
     sc, result = migration_with([Comparison("ratio", ["promote"], within=10.0)])
-    rep = reproduce.judge(sc, [])
+    rep = reproduce.judge(sc, {"": []})
     assert rep.verdict == NOT_COMPARABLE
     assert "no value for promote" in rep.outcomes[0].reason
 
@@ -77,8 +78,8 @@ def test_a_figure_no_run_gave_is_not_comparable():
 def test_the_shipped_reproductions_are_valid_and_cite_their_source():
     shipped = reproduce.available()
     assert "hotcold-tiering" in shipped
-    for sc in reproduce.load(list(shipped.values()), check_kernel=False):
-        assert sc.reference.source.message_id and sc.reference.compare
+    for exp in reproduce.load(list(shipped.values()), check_kernel=False):
+        assert exp.reference.source.message_id and exp.reference.compare
 
 
 def test_an_unknown_name_or_a_scenario_without_reference_is_refused(tmp_path):
@@ -87,3 +88,37 @@ def test_an_unknown_name_or_a_scenario_without_reference_is_refused(tmp_path):
     plain = Path(__file__).parent.parent / "scenarios" / "migration.yaml"
     with pytest.raises(InputError, match="needs a reference"):
         reproduce.load([plain], check_kernel=False)
+
+
+# ------------------------------------------------------------------ conditions
+
+def test_conditions_override_key_paths_and_name_each_variant():
+    from harness import conditions
+    from harness.schema import At
+    raw = {"name": "x", "guest": {"thp": "never", "cgroups": {"a": {"memory.max": "1G"}}},
+           "damon": {"kdamonds": [{"contexts": [{"schemes": [{"action": "collapse"}]}]}]},
+           "reference": {}, "conditions": {
+               "madvise": {"guest.thp": "madvise",
+                           "damon.kdamonds[0].contexts[0].schemes[0].action": "hugepage",
+                           "guest.cgroups.a.memory.max": "2G"}}}
+    [(cond, doc)] = conditions.variants(raw, At("f.yaml"))
+    assert cond == "madvise" and doc["name"] == "x-madvise"
+    assert doc["guest"]["thp"] == "madvise" and doc["guest"]["cgroups"]["a"]["memory.max"] == "2G"
+    assert doc["damon"]["kdamonds"][0]["contexts"][0]["schemes"][0]["action"] == "hugepage"
+    assert "reference" not in doc and "conditions" not in doc
+    assert raw["guest"]["thp"] == "never"
+    for bad, words in (({"damon.kdamonds[3].x": 1}, "no item 3"),
+                       ({"nosuch.thp": 1}, "no key 'nosuch'")):
+        raw["conditions"] = {"c": bad}
+        with pytest.raises(InputError, match=words):
+            conditions.variants(raw, At("f.yaml"))
+
+
+def test_the_collapse_reproduction_has_three_conditions_and_prefixed_figures():
+    [exp] = reproduce.load([reproduce.available()["collapse-vs-hugepage"]], check_kernel=False)
+    assert list(exp.variants) == ["never-hugepage", "madvise-hugepage", "never-collapse"]
+    assert exp.variants["madvise-hugepage"].guest.thp == "madvise"
+    assert exp.variants["never-hugepage"].damon.kdamonds[0].contexts[0].schemes[0].action \
+        == "hugepage"
+    assert exp.reference.mapping["never-collapse-final"] == \
+        "never-collapse: huge pages at the end"
