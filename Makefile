@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-long test-unit bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare
+.PHONY: setup run test test-long test-unit bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare bench-reproduce reproduce
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -11,6 +11,10 @@ run: setup
 
 test: setup
 	scripts/run-tests tests -m "not long"
+
+# Every reproduction of a published result (about 25 minutes).
+reproduce: setup
+	./damon-harness reproduce
 
 # Long end-to-end runs that do not fit make test's 60 minutes.
 test-long: setup
@@ -36,3 +40,6 @@ bench-selftests: setup
 
 bench-compare: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/compare_bench.py
+
+bench-reproduce: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/reproduce_bench.py
