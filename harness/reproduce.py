@@ -236,16 +236,19 @@ def write(rep: Reproduction, kernel: str, out: Path) -> str:
     return body
 
 
-def _figure_metrics(exp: Experiment) -> Dict[str, str]:
-    """{our (condition-prefixed) figure name: the metric it is read from}."""
+def _figure_metrics(exp: Experiment) -> Dict[str, tuple]:
+    """{our (condition-prefixed) figure name: (its metric, how a published
+    number for it is drawn: "level" on the metric's axis, "time" on the time
+    axis, or None)}."""
     from harness.compare.figures import figure_names_of
     from harness.conditions import prefixed
     metrics = {}
     for cond, sc in exp.variants.items():
         for e in sc.expect:
             for name in figure_names_of([e], []):
-                metrics[prefixed(cond, name)] = e.metric
-        metrics.update({prefixed(cond, f.name): f.metric for f in sc.figures})
+                kind = "time" if name.endswith(": time to reach") else None
+                metrics[prefixed(cond, name)] = (e.metric, kind)
+        metrics.update({prefixed(cond, f.name): (f.metric, "level") for f in sc.figures})
     return metrics
 
 
@@ -254,36 +257,35 @@ COLORS = ("tab:green", "tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:b
 
 def plot(rep: Reproduction, path: Path):
     """One panel per metric behind a mapped figure: every run of each
-    condition, their median, and each published number (times the scale
-    factor) as a dashed line."""
-    from harness.compare.report import _panel
+    condition, their median, each published level (times the scale factor)
+    dashed and each published time to reach dotted."""
+    from harness.compare.report import _panel, save_panels
     from harness.reference import theirs_in_base_units
     exp, ref = rep.experiment, rep.experiment.reference
     figure_metric = _figure_metrics(exp)
-    panels: Dict[str, List[str]] = {}
+    panels: Dict[str, List[tuple]] = {}
     for theirs, ours in ref.mapping.items():
-        panels.setdefault(figure_metric[ours], []).append(theirs)
+        metric, kind = figure_metric[ours]
+        panels.setdefault(metric, []).append((theirs, kind))
     runs = {cond or "ours": [r for r in rs if r.series] for cond, rs in rep.results.items()}
     first = next((r for rs in runs.values() for r in rs), None)
     if first is None:
         return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), squeeze=False,
-                             sharex=True)
     sides = tuple(zip(runs, COLORS))
-    for ax, (metric, names) in zip(axes[:, 0], panels.items()):
+
+    def draw(ax, metric):
         unit = first.units.get(metric)
         _panel(ax, metric, runs, unit, sides=sides)
         div = MiB if unit == "bytes" else 1.0
-        for name in names:
-            level = theirs_in_base_units(ref.published[name]) * ref.scale_factor / div
-            ax.axhline(level, ls="--", color="black", lw=1)
-            ax.annotate(f"published: {name}", xy=(0, level), fontsize=7, va="bottom")
-    axes[-1, 0].set_xlabel("seconds since DAMON was turned on")
-    fig.suptitle(f"{exp.name}: our runs and the published numbers (dashed)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+        for name, kind in panels[metric]:
+            theirs = theirs_in_base_units(ref.published[name]) * ref.scale_factor
+            if kind == "level":
+                ax.axhline(theirs / div, ls="--", color="black", lw=1)
+                ax.annotate(f"published: {name}", xy=(0, theirs / div), fontsize=7,
+                            va="bottom")
+            elif kind == "time":
+                ax.axvline(theirs, ls=":", color="black", lw=1)
+                ax.annotate(f"published: {name}", xy=(theirs, 0), fontsize=7, rotation=90,
+                            va="bottom")
+    return save_panels(list(panels), path,
+                       f"{exp.name}: our runs and the published numbers (dashed)", draw)

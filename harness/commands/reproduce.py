@@ -4,7 +4,7 @@ set ours beside theirs."""
 import sys
 
 from harness.commands.argtypes import integer
-from harness.errors import InputError
+from harness.commands.vmargs import add_scenario_run_arguments, kernel_override
 
 EXIT = {"REPRODUCED": 0, "DIFFERS": 1, "NOT COMPARABLE": 3}
 
@@ -21,10 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--list", action="store_true", help="list the reproductions and stop")
     parser.add_argument("--repeat", type=integer(1, 100, "runs"), metavar="N",
                         help="runs of each (default: the reproduction's own runs:)")
-    parser.add_argument("--kernel", metavar="PATH",
-                        help="boot this kernel instead of each reproduction's own")
-    parser.add_argument("--modules", metavar="DIR", help="the --kernel's modules tree")
-    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+    add_scenario_run_arguments(parser, "reproduction")
     parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
     parser.set_defaults(func=run)
 
@@ -50,14 +47,10 @@ def run(args) -> int:
 
 
 def _kernel(args, scenarios):
-    if not args.kernel:
-        if args.modules:
-            raise InputError("--modules", "only applies together with --kernel")
-        return None
-    from harness.commands.vmargs import kernel_from
-    from harness.kernel.needs import check_kernel
-    kernel = kernel_from(args)
-    check_kernel(scenarios, kernel)
+    kernel = kernel_override(args)
+    if kernel is not None:
+        from harness.kernel.needs import check_kernel
+        check_kernel(scenarios, kernel)
     return kernel
 
 

@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from harness.commands.vmargs import kernel_from
-from harness.errors import InputError
+from harness.commands.vmargs import add_scenario_run_arguments, kernel_override
 from harness.paths import REPO_ROOT
 
 SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
@@ -18,10 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                         help="scenario YAML files or built-in names "
                              f"(default: {' '.join(DEFAULT_SUITE)})")
-    parser.add_argument("--kernel", metavar="PATH",
-                        help="boot this kernel instead of each scenario's own")
-    parser.add_argument("--modules", metavar="DIR", help="the --kernel's modules tree")
-    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+    add_scenario_run_arguments(parser, "scenario")
     parser.add_argument("--out", metavar="DIR", help="where the suite's reports go")
     parser.set_defaults(func=run)
 
@@ -37,12 +33,10 @@ def scenario_paths(names) -> list:
 def run(args) -> int:
     from harness import engine
     from harness.paths import check_output_dir
-    if args.modules and not args.kernel:
-        raise InputError("--modules", "only applies together with --kernel")
+    kernel = kernel_override(args)
     out = Path(args.out) if args.out else None
     if out is not None:
         check_output_dir(out, "--out")
-    kernel = kernel_from(args) if args.kernel else None
     results = engine.run_suite(scenario_paths(args.scenarios), out_dir=out,
                                kernel=kernel, accel=args.accel)
     return engine.exit_code(results)

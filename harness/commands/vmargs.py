@@ -42,3 +42,20 @@ def kernel_from(args) -> Kernel:
         raise InputError("--modules", "only applies together with --kernel")
     from harness.kernel.prebuilt import default_kernel
     return default_kernel()
+
+
+def add_scenario_run_arguments(parser, what: str) -> None:
+    """The flags of the commands that run scenarios on their own kernels."""
+    parser.add_argument("--kernel", metavar="PATH",
+                        help=f"boot this kernel instead of each {what}'s own")
+    parser.add_argument("--modules", metavar="DIR", help="the --kernel's modules tree")
+    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+
+
+def kernel_override(args):
+    """The --kernel to boot instead of each scenario's own, or None."""
+    if not args.kernel:
+        if args.modules:
+            raise InputError("--modules", "only applies together with --kernel")
+        return None
+    return user_kernel(args.kernel, args.modules)

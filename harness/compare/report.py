@@ -75,15 +75,22 @@ def plot(scenario_name: str, runs: Dict[str, list], path: Path):
     if first is None:
         return None
     metrics = [m for m in dict.fromkeys(c.metric for c in first.checks) if m in first.series]
+    return save_panels(metrics, path, f"{scenario_name}: base (blue) and patched (orange)",
+                       lambda ax, metric: _panel(ax, metric, runs, first.units.get(metric)))
+
+
+def save_panels(keys, path: Path, title: str, draw):
+    """A PNG of one panel per key, stacked on one time axis; draw(ax, key)
+    fills each."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(8, 2.6 * len(metrics)),
-                             squeeze=False, sharex=True)
-    for ax, metric in zip(axes[:, 0], metrics):
-        _panel(ax, metric, runs, first.units.get(metric))
+    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 2.6 * len(keys)), squeeze=False,
+                             sharex=True)
+    for ax, key in zip(axes[:, 0], keys):
+        draw(ax, key)
     axes[-1, 0].set_xlabel("seconds since DAMON was turned on")
-    fig.suptitle(f"{scenario_name}: base (blue) and patched (orange)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
