@@ -19,7 +19,7 @@ before anything runs.
 import datetime
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from harness.schema import (At, choice, integer, key, list_of, map_of, model, number, shown,
                             text)
@@ -54,6 +54,12 @@ def _url(raw, at: At, ctx=None) -> str:
     return value
 
 
+def _point(raw, at: At, ctx=None) -> Tuple[float, float]:
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise at.error(f"{shown(raw)} is not a [seconds, value] pair")
+    return number(0, 1e9)(raw[0], at / 0), number(-1e18, 1e18)(raw[1], at / 1)
+
+
 def _words(raw, at: At, ctx=None) -> str:
     value = text(raw, at).strip()
     if not value:
@@ -79,6 +85,8 @@ class Published:
     condition: str = key(_words, default="")
     spread: Optional[float] = key(number(0, 1e18))     # a standard deviation, same unit
     samples: Optional[int] = key(integer(1, 10 ** 6))   # how many values the mean is of
+    # A published series, [seconds, value] in the same unit: drawn on the plot.
+    points: List[Tuple[float, float]] = key(list_of(_point), factory=list)
     name: str = ""
 
 

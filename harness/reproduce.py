@@ -252,6 +252,20 @@ def _figure_metrics(exp: Experiment) -> Dict[str, tuple]:
     return metrics
 
 
+def _draw_level(ax, p, factor: float, name: str) -> None:
+    """A published level dashed, its spread as a band, its series as points;
+    `factor` takes the published unit to the panel's."""
+    from harness.reference import TO_BASE
+    factor *= TO_BASE.get(p.unit, 1.0)
+    ax.axhline(p.value * factor, ls="--", color="black", lw=1)
+    ax.annotate(f"published: {name}", xy=(0, p.value * factor), fontsize=7, va="bottom")
+    if p.spread:
+        ax.axhspan((p.value - p.spread) * factor, (p.value + p.spread) * factor,
+                   color="grey", alpha=0.15)
+    if p.points:
+        ax.plot([t for t, _ in p.points], [v * factor for _, v in p.points], "kx", ms=5)
+
+
 COLORS = ("tab:green", "tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown")
 
 
@@ -280,9 +294,7 @@ def plot(rep: Reproduction, path: Path):
         for name, kind in panels[metric]:
             theirs = theirs_in_base_units(ref.published[name]) * ref.scale_factor
             if kind == "level":
-                ax.axhline(theirs / div, ls="--", color="black", lw=1)
-                ax.annotate(f"published: {name}", xy=(0, theirs / div), fontsize=7,
-                            va="bottom")
+                _draw_level(ax, ref.published[name], ref.scale_factor / div, name)
             elif kind == "time":
                 ax.axvline(theirs, ls=":", color="black", lw=1)
                 ax.annotate(f"published: {name}", xy=(theirs, 0), fontsize=7, rotation=90,
