@@ -281,6 +281,27 @@ def test_scenario_mutated_valid_parses_or_is_refused(mutation):
     parses_or_refuses(scenario, mutation.doc)
 
 
+PATH_TEXT = st.lists(st.one_of(st.sampled_from(["guest", "thp", "damon", "kdamonds[0]",
+                                                 "contexts[0]", "schemes[0]", "action",
+                                                 "workloads", "w", "x[9]", "[", "]", ""]),
+                                st.text(max_size=8)), min_size=1, max_size=6).map(".".join)
+
+
+def with_condition(path, value):
+    """A reproduction of BASE_SCENARIO with one condition overriding `path`."""
+    from harness import conditions
+    from harness.schema import At
+    raw = {**copy.deepcopy(BASE_SCENARIO), "conditions": {"c": {path: value}}}
+    for _, doc in conditions.variants(raw, At("f.yaml")):
+        scenario(doc)
+
+
+@FUZZ
+@given(PATH_TEXT, VALUES)
+def test_a_condition_at_any_path_applies_or_is_refused(path, value):
+    parses_or_refuses(lambda _: with_condition(path, value), None)
+
+
 @FUZZ
 @given(VALUES)
 def test_topology_random_value_parses_or_is_refused(value):
