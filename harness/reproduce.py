@@ -2,12 +2,14 @@
 `reference:` block, run (repeatedly, where theirs is a mean) and set beside
 the published numbers, with a verdict per comparison and its reason."""
 
+from __future__ import annotations
+
 import json
 import statistics
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from harness.errors import InputError
 from harness.paths import REPO_ROOT
@@ -57,7 +59,7 @@ def load(paths: Sequence[Path], check_kernel: bool = True) -> List[Experiment]:
     return [load_one(Path(p), check_kernel) for p in paths]
 
 
-def load_one(path: Path, check_kernel: bool = True) -> Experiment:
+def load_one(path: Path, check_kernel: bool = True, name: str = "") -> Experiment:
     from harness import conditions
     from harness.scenario import parse_scenario
     from harness.schema import At, Context, model
@@ -68,6 +70,8 @@ def load_one(path: Path, check_kernel: bool = True) -> Experiment:
         raise at.error("reference: a reproduction needs a reference: block (what was "
                        "published, and where)")
     if "conditions" not in raw:
+        if name and not raw.get("name"):
+            raw = {**raw, "name": name}
         sc = parse_scenario(raw, path.name, str(path), check_kernel=check_kernel)
         return Experiment(sc.name, sc.description, sc.reference, {"": sc}, str(path))
     variants = {cond: parse_scenario(doc, f"{path.name} [{cond}]", str(path),
@@ -77,8 +81,70 @@ def load_one(path: Path, check_kernel: bool = True) -> Experiment:
     ctx.extra["figure_names"] = conditions.figure_names(variants)
     ref = model(Reference)(raw["reference"], at / "reference", ctx)
     first = next(iter(variants.values()))
-    return Experiment(raw.get("name") or path.stem, first.description, ref, variants,
+    return Experiment(raw.get("name") or name or path.stem, first.description, ref, variants,
                       str(path))
+
+
+# ------------------------------------------------------- saved runs
+
+SAVED, KERNEL = "reproduction.yaml", "kernel.txt"
+
+
+def kernel_line(kernel) -> str:
+    """A kernel in one line: release, where it came from, patches, fragments."""
+    origin = kernel.origin or {}
+    source = origin.get("source")
+    where = (source.get("origin") if isinstance(source, dict) else None) \
+        or origin.get("package") or kernel.image.name
+    line = f"{kernel.release or '?'} ({where}"
+    if "patches" in origin:
+        line += f"; {len(origin['patches'])} patches"
+    fragments = [Path(f.get("path", "")).stem for f in origin.get("fragments", [])
+                 if isinstance(f, dict)]
+    return line + (f"; fragments {' '.join(fragments)})" if fragments else ")")
+
+
+def run_dir_name(cond: str, i: int) -> str:
+    return f"{cond + '-' if cond else ''}run-{i}"
+
+
+def save_inputs(exp: Experiment, out: Path, kernel: str) -> None:
+    """The reproduction file and the kernel, beside its runs, before they
+    start: what --report-only needs to report them again."""
+    import shutil
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(exp.path, out / SAVED)
+    (out / KERNEL).write_text(kernel + "\n")
+
+
+def saved_dirs(path: Path) -> List[Path]:
+    """The reproductions saved under `path` (one, or a reproduce run's all)."""
+    if (path / SAVED).is_file():
+        return [path]
+    found = sorted(d for d in path.iterdir() if (d / SAVED).is_file()) if path.is_dir() else []
+    if not found:
+        raise InputError(f"--report-only {path}", f"no reproduction here (no {SAVED})")
+    return found
+
+
+def rejudge(out: Path, echo=print) -> Tuple[Reproduction, str]:
+    """A saved reproduction judged again from its runs' saved samples; runs
+    that never finished are left out, and said so."""
+    from harness import judge as offline
+    exp = load_one(out / SAVED, check_kernel=False, name=out.name)
+    results = {}
+    for cond in exp.variants:
+        results[cond] = []
+        i = 1
+        while (out / run_dir_name(cond, i)).is_dir():
+            run_dir = out / run_dir_name(cond, i)
+            if (run_dir / "result.json").is_file():
+                results[cond].append(offline.judge_dir(run_dir)[0])
+            else:
+                echo(f"skipped {run_dir}: the run never finished")
+            i += 1
+    kernel = (out / KERNEL).read_text().strip() if (out / KERNEL).is_file() else "unknown"
+    return judge(exp, results), kernel
 
 
 # ------------------------------------------------------------------ figures

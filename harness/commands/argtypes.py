@@ -24,3 +24,13 @@ def positive_number(high: float, what: str):
             raise argparse.ArgumentTypeError(f"not {what} above 0: {text}")
         return value
     return parse
+
+
+def flags_given(parser, args, keep) -> list:
+    """The flags (or positional metavars) of `parser` whose value in `args`
+    differs from the default, except the destinations in `keep`: for a mode
+    like --report-only that takes no other input."""
+    return [action.option_strings[0] if action.option_strings else action.metavar
+            for action in parser._actions
+            if action.dest not in set(keep) | {"help"}
+            and getattr(args, action.dest, action.default) not in (action.default, [])]

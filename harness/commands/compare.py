@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.commands.argtypes import integer, positive_number
+from harness.commands.argtypes import flags_given, integer, positive_number
 from harness.commands.build import fragments_from
 from harness.errors import InputError
 
@@ -52,21 +52,7 @@ def register(subparsers) -> None:
     parser.add_argument("--report-only", metavar="DIR",
                         help="judge a comparison's saved runs again and rewrite its reports "
                              "(no build, no boot; --threshold may change)")
-    parser.set_defaults(func=run)
-    global _PARSER
-    _PARSER = parser
-
-
-_PARSER = None
-
-
-def _flags_given(args, keep) -> list:
-    """The flags (or SCENARIO) whose value differs from the parser's default,
-    except those in `keep`."""
-    return [action.option_strings[0] if action.option_strings else action.metavar
-            for action in _PARSER._actions
-            if action.dest not in keep | {"help"}
-            and getattr(args, action.dest, action.default) not in (action.default, [])]
+    parser.set_defaults(func=run, parser=parser)
 
 
 def side_specs(args) -> dict:
@@ -116,7 +102,7 @@ def dir_kind(specs: dict, scenario_names, repeat: int) -> str:
 
 def report_only(args) -> int:
     from harness.compare import matrix
-    given = _flags_given(args, keep={"report_only", "threshold", "accel"})
+    given = flags_given(args.parser, args, keep={"report_only", "threshold", "accel"})
     if given:
         raise InputError("--report-only", f"takes the runs as they are; {given[0]} cannot "
                                           f"change them")

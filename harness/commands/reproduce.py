@@ -3,8 +3,9 @@ set ours beside theirs."""
 
 import sys
 
-from harness.commands.argtypes import integer
+from harness.commands.argtypes import flags_given, integer
 from harness.commands.vmargs import add_scenario_run_arguments, kernel_override
+from harness.errors import InputError
 
 EXIT = {"REPRODUCED": 0, "DIFFERS": 1, "NOT COMPARABLE": 3}
 
@@ -23,12 +24,17 @@ def register(subparsers) -> None:
                         help="runs of each (default: the reproduction's own runs:)")
     add_scenario_run_arguments(parser, "reproduction")
     parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
-    parser.set_defaults(func=run)
+    parser.add_argument("--report-only", metavar="DIR",
+                        help="judge a reproduction's saved runs again and rewrite its reports "
+                             "(no boot)")
+    parser.set_defaults(func=run, parser=parser)
 
 
 def run(args) -> int:
     from harness import reproduce
     from harness.paths import checked_out, run_dir_for
+    if args.report_only:
+        return report_only(args)
     experiments = reproduce.load(reproduce.paths_for(args.names), check_kernel=not args.kernel)
     if args.list:
         for exp in experiments:
@@ -46,6 +52,21 @@ def run(args) -> int:
     return max(EXIT[verdict] for verdict, _ in reports)
 
 
+def report_only(args) -> int:
+    from pathlib import Path
+    from harness import reproduce
+    given = flags_given(args.parser, args, keep={"report_only"})
+    if given:
+        raise InputError("--report-only", f"takes the runs as they are; {given[0]} cannot "
+                                          f"change them")
+    verdicts = []
+    for out in reproduce.saved_dirs(Path(args.report_only)):
+        rep, kernel = reproduce.rejudge(out, echo=lambda m: print(m, file=sys.stderr))
+        print(reproduce.write(rep, kernel, out))
+        verdicts.append(rep.verdict)
+    return max(EXIT[v] for v in verdicts)
+
+
 def _kernel(args, scenarios):
     kernel = kernel_override(args)
     if kernel is not None:
@@ -61,14 +82,19 @@ def _one(exp, kernel, args, out):
     from harness.report import progress, summary_line
     repeat = args.repeat or exp.reference.runs
     results = {cond: [] for cond in exp.variants}
+    from harness.kernel.prebuilt import default_kernel
+    kernels = {cond: kernel or kernel_for(sc.kernel) or default_kernel()
+               for cond, sc in exp.variants.items()}
+    described = "; ".join(dict.fromkeys(reproduce.kernel_line(k) for k in kernels.values()))
+    reproduce.save_inputs(exp, out / exp.name, described)
     for i in range(1, repeat + 1):
         for cond, sc in exp.variants.items():
-            used = kernel or kernel_for(sc.kernel)
-            run_dir = out / exp.name / f"{cond + '-' if cond else ''}run-{i}"
-            result = engine.run_scenario(sc, kernel=used, accel=args.accel, run_dir=run_dir)
+            run_dir = out / exp.name / reproduce.run_dir_name(cond, i)
+            result = engine.run_scenario(sc, kernel=kernels[cond], accel=args.accel,
+                                         run_dir=run_dir)
             progress(f"[{i}/{repeat}] {summary_line(result)}")
             results[cond].append(result)
     rep = reproduce.judge(exp, results)
-    body = reproduce.write(rep, str(used.describe()), out / exp.name)
+    body = reproduce.write(rep, described, out / exp.name)
     print(body)
     return rep.verdict, body

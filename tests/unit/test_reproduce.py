@@ -122,3 +122,58 @@ def test_the_collapse_reproduction_has_three_conditions_and_prefixed_figures():
         == "hugepage"
     assert exp.reference.mapping["never-collapse-final"] == \
         "never-collapse: huge pages at the end"
+
+
+# ------------------------------------------------------------------ report-only
+
+REFERENCE = {
+    "source": {"message_id": "1234@example.org", "list": "damon", "authors": ["A Author"],
+               "date": "2024-01-17"},
+    "setup": "two nodes, one CPU-less",
+    "published": {"promote": {"value": 2, "unit": "s"}, "demote": {"value": 6, "unit": "s"}},
+    "mapping": {"promote": PROMOTED,
+                "demote": "idle region demoted to node 1: time to reach"},
+    "compare": [{"kind": "order", "of": ["promote", "demote"]}],
+}
+
+
+def saved_reproduction(tmp_path, runs=("run-1", "run-2")):
+    """A reproduce output directory made of the captured migration run."""
+    import shutil
+    import yaml
+    out = tmp_path / "results" / "migration"
+    out.mkdir(parents=True)
+    raw = yaml.safe_load((RUNS / "migration" / "scenario.yaml").read_text())
+    raw["reference"] = REFERENCE
+    (out / reproduce.SAVED).write_text(yaml.safe_dump(raw))
+    (out / reproduce.KERNEL).write_text("7.2.13 (test)\n")
+    for name in runs:
+        shutil.copytree(RUNS / "migration", out / name)
+    return out
+
+
+def test_report_only_judges_the_saved_runs_again(tmp_path):
+    out = saved_reproduction(tmp_path)
+    (out / "run-3").mkdir()                       # interrupted: no result.json
+    skipped = []
+    rep, kernel = reproduce.rejudge(out, echo=skipped.append)
+    assert kernel == "7.2.13 (test)" and rep.verdict == REPRODUCED
+    assert len(rep.results[""]) == 2 and rep.figures["promote"].runs == 2
+    assert skipped and "run-3" in skipped[0]
+
+
+def test_report_only_from_the_command_line_rewrites_the_reports(tmp_path):
+    import subprocess
+    import sys
+    from harness.paths import REPO_ROOT
+    out = saved_reproduction(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "harness", "reproduce", "--report-only",
+                           str(out.parent)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "reproduce migration: REPRODUCED" in proc.stdout
+    assert (out / "report.txt").read_text() in proc.stdout
+    assert json.loads((out / "report.json").read_text())["kernel"] == "7.2.13 (test)"
+    refused = subprocess.run([sys.executable, "-m", "harness", "reproduce", "--report-only",
+                              str(out), "--repeat", "3"], cwd=REPO_ROOT, capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and "--repeat" in refused.stderr
