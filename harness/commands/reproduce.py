@@ -77,23 +77,20 @@ def _kernel(args, scenarios):
 
 def _one(exp, kernel, args, out):
     """Every condition once per repeat, interleaved, then the report."""
-    from harness import engine, reproduce
-    from harness.kernel.spec import kernel_for
-    from harness.report import progress, summary_line
-    repeat = args.repeat or exp.reference.runs
-    results = {cond: [] for cond in exp.variants}
+    from harness import reproduce
     from harness.kernel.prebuilt import default_kernel
+    from harness.kernel.spec import kernel_for
+    from harness.report import progress
+    from harness.runner import LocalRunner, interleaved
     kernels = {cond: kernel or kernel_for(sc.kernel) or default_kernel()
                for cond, sc in exp.variants.items()}
     described = "; ".join(dict.fromkeys(reproduce.kernel_line(k) for k in kernels.values()))
     reproduce.save_inputs(exp, out / exp.name, described)
-    for i in range(1, repeat + 1):
-        for cond, sc in exp.variants.items():
-            run_dir = out / exp.name / reproduce.run_dir_name(cond, i)
-            result = engine.run_scenario(sc, kernel=kernels[cond], accel=args.accel,
-                                         run_dir=run_dir)
-            progress(f"[{i}/{repeat}] {summary_line(result)}")
-            results[cond].append(result)
+    cells = [(cond, sc, kernels[cond], cond) for cond, sc in exp.variants.items()]
+    tasks = interleaved(cells, args.repeat or exp.reference.runs,
+                        lambda cond, i: out / exp.name / reproduce.run_dir_name(cond, i))
+    results = {cond: [] for cond in exp.variants}
+    results.update(LocalRunner(args.accel).run(tasks, echo=progress))
     rep = reproduce.judge(exp, results)
     body = reproduce.write(rep, described, out / exp.name)
     print(body)

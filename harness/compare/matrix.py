@@ -147,17 +147,13 @@ def _run_dirs(side_dir: Path, name: str) -> List[Path]:
 def run_all(scenarios, kernels, repeat: int, out: Path, accel: str, echo) -> Dict:
     """A B A B ...: each repeat runs every scenario on base, then on patched,
     so drift on the host falls on both kernels alike."""
-    from harness import engine
-    from harness.report import summary_line
-    runs = {(side, sc.name): [] for side in SIDES for sc in scenarios}
-    for rep in range(1, repeat + 1):
-        for side in SIDES:
-            for sc in scenarios:
-                run_dir = out / side / f"{sc.name}-{rep}"
-                result = engine.run_scenario(sc, kernel=kernels[side], accel=accel,
-                                             run_dir=run_dir)
-                (run_dir / "compare-side.json").write_text(json.dumps({"side": side,
-                                                                       "repeat": rep}))
-                echo(f"[{rep}/{repeat} {side}] {summary_line(result)}")
-                runs[(side, sc.name)].append(result)
-    return runs
+    from harness.runner import LocalRunner, interleaved
+    cells = [((side, sc.name), sc, kernels[side], side) for side in SIDES for sc in scenarios]
+    tasks = interleaved(cells, repeat, lambda key, rep: out / key[0] / f"{key[1]}-{rep}")
+
+    def mark_side(task, _result):
+        (task.run_dir / "compare-side.json").write_text(json.dumps({"side": task.key[0],
+                                                                    "repeat": task.repeat}))
+    runs = LocalRunner(accel).run(tasks, echo=echo, after=mark_side)
+    return {(side, sc.name): runs.get((side, sc.name), []) for side in SIDES
+            for sc in scenarios}
