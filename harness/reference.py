@@ -96,6 +96,7 @@ class Comparison:
     of: List[str] = key(list_of(_words, allow_empty=False, scalar_ok=True), required=True)
     within: Optional[float] = key(number(0, 1e6))
     bound: Optional[float] = key(number(-1e18, 1e18))
+    note: str = key(_words, default="")     # what may explain a DIFFERS: said beside it
 
     def validate(self, at: At, ctx) -> None:
         if self.kind == "order" and len(self.of) < 2:

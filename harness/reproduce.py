@@ -263,6 +263,9 @@ def text(rep: Reproduction, kernel: str) -> str:
     lines += ["", f"{'comparison':<36} {'verdict':<15} why", "-" * 78]
     for o in rep.outcomes:
         lines.append(f"{comparison_label(o.comparison)[:36]:<36} {o.verdict:<15} {o.reason}")
+        if o.comparison.note and o.verdict != REPRODUCED:
+            lines.append(textwrap.fill(o.comparison.note, width=78, initial_indent=" " * 4 +
+                                       "note: ", subsequent_indent=" " * 10))
     lines += ["", f"reproduce {exp.name}: {rep.verdict}"]
     return "\n".join(lines) + "\n"
 
@@ -288,7 +291,8 @@ def to_dict(rep: Reproduction, kernel: str) -> dict:
                                  if name in rep.figures else None}
                           for name, p in ref.published.items()},
             "comparisons": [{"kind": o.comparison.kind, "of": o.comparison.of,
-                             "verdict": o.verdict, "reason": o.reason}
+                             "verdict": o.verdict, "reason": o.reason,
+                             "note": o.comparison.note}
                             for o in rep.outcomes]}
 
 

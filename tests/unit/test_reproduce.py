@@ -41,10 +41,14 @@ def test_measured_figures_are_taken_per_published_name_from_every_run():
 
 
 def test_the_verdict_of_a_reproduction_is_its_worst_comparison():
-    sc, result = migration_with([Comparison("order", ["promote", "demote"]),
-                                 Comparison("at_most", ["promote"], bound=0.001)])
+    sc, result = migration_with([Comparison("order", ["promote", "demote"],
+                                            note="never shown"),
+                                 Comparison("at_most", ["promote"], bound=0.001,
+                                            note="TCG is slower than their machine")])
     rep = reproduce.judge(sc, {"": [result]})
     assert [o.verdict for o in rep.outcomes] == [REPRODUCED, DIFFERS]
+    body = reproduce.text(rep, "k")
+    assert "note: TCG is slower than their machine" in body and "never shown" not in body
     assert rep.verdict == DIFFERS
     assert reproduce.overall([REPRODUCED, NOT_COMPARABLE]) == NOT_COMPARABLE
     assert reproduce.overall([REPRODUCED, REPRODUCED]) == REPRODUCED
