@@ -276,8 +276,8 @@ def _drive(run: Run) -> None:
 
 
 def _save_scenario(sc: Scenario, run_dir: Path) -> None:
-    text = Path(sc.path).read_text() if sc.path and Path(sc.path).is_file() \
-        else yaml.safe_dump(sc.raw, sort_keys=False)
+    whole_file = sc.path and Path(sc.path).is_file() and not sc.condition
+    text = Path(sc.path).read_text() if whole_file else yaml.safe_dump(sc.raw, sort_keys=False)
     (run_dir / rundir.SCENARIO).write_text(text)
 
 

@@ -194,8 +194,20 @@ def _judge(ref: Reference, c: Comparison, medians) -> Outcome:
                        f"({'within' if held else 'outside'} ±{c.within:g})")
     held = mine <= c.bound if c.kind == "at_most" else mine >= c.bound
     word = "<=" if c.kind == "at_most" else ">="
+    unit = ref.published[c.of[0]].unit
     return Outcome(c, REPRODUCED if held else DIFFERS,
-                   f"ours {mine:.4g} {word if held else 'not ' + word} {c.bound:g}")
+                   f"ours {_shown(mine, unit)} {word if held else 'not ' + word} "
+                   f"{_shown(c.bound, unit)}")
+
+
+SIZE_UNITS = ("GiB", "MiB", "KiB", "bytes", "huge pages")
+
+
+def _shown(value: float, unit: str) -> str:
+    """A value in the harness's base units, in MiB when it is a size."""
+    if unit in SIZE_UNITS:
+        return f"{value / TO_BASE['MiB']:.4g} MiB"
+    return f"{value:.4g}"
 
 
 def _order(c: Comparison, ours: List[float], theirs: List[float]) -> Outcome:

@@ -77,6 +77,8 @@ def load_one(path: Path, check_kernel: bool = True, name: str = "") -> Experimen
     variants = {cond: parse_scenario(doc, f"{path.name} [{cond}]", str(path),
                                      check_kernel=check_kernel)
                 for cond, doc in conditions.variants(raw, at)}
+    for cond, sc in variants.items():
+        sc.condition = cond
     ctx = Context(base_dir=path.parent)
     ctx.extra["figure_names"] = conditions.figure_names(variants)
     ref = model(Reference)(raw["reference"], at / "reference", ctx)
@@ -262,7 +264,11 @@ def text(rep: Reproduction, kernel: str) -> str:
         lines.append(f"{(name + cond)[:30]:<30} {_theirs(p)[:26]:<26} {ours}")
     lines += ["", f"{'comparison':<36} {'verdict':<15} why", "-" * 78]
     for o in rep.outcomes:
-        lines.append(f"{comparison_label(o.comparison)[:36]:<36} {o.verdict:<15} {o.reason}")
+        label = comparison_label(o.comparison)
+        if len(label) > 36:         # a long label gets a line of its own
+            lines.append(label)
+            label = ""
+        lines.append(f"{label:<36} {o.verdict:<15} {o.reason}")
         if o.comparison.note and o.verdict != REPRODUCED:
             lines.append(textwrap.fill(o.comparison.note, width=78, initial_indent=" " * 4 +
                                        "note: ", subsequent_indent=" " * 10))

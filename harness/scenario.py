@@ -961,6 +961,7 @@ class Scenario:
     reference: Optional[Reference] = key(model(Reference))
     path: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)
+    condition: str = ""     # a reproduction's condition: raw is this variant, not the file
 
     def reference_size(self, m: Metric, facts: RunFacts) -> Optional[float]:
         """What a percentage of metric m refers to, in this run."""

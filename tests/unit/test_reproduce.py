@@ -181,3 +181,35 @@ def test_report_only_from_the_command_line_rewrites_the_reports(tmp_path):
                               str(out), "--repeat", "3"], cwd=REPO_ROOT, capture_output=True,
                              text=True)
     assert refused.returncode == 2 and "--repeat" in refused.stderr
+
+
+CAPTURED = Path(__file__).parent.parent / "data" / "reproductions"
+
+
+def test_a_captured_three_condition_reproduction_is_judged_again(tmp_path):
+    """collapse-vs-hugepage as it ran on a real guest (default kernel, one run
+    per condition): every comparison holds, and each condition's run was
+    saved as that condition's scenario, not the reproduction file."""
+    import shutil
+    out = tmp_path / "collapse-vs-hugepage"
+    shutil.copytree(CAPTURED / "collapse-vs-hugepage", out)
+    rep, kernel = reproduce.rejudge(out)
+    assert kernel.startswith("7.2.13")
+    assert list(rep.results) == ["never-hugepage", "madvise-hugepage", "never-collapse"]
+    assert rep.verdict == REPRODUCED
+    assert rep.figures["never-hugepage-final"].values == [0.0]
+    assert rep.figures["never-collapse-final"].median == 188 << 20
+    assert rep.figures["never-collapse-ramp"].median < rep.figures["madvise-hugepage-ramp"].median
+    body = reproduce.write(rep, kernel, out)
+    assert "ours 0 MiB <= 2 MiB" in body
+    assert (out / "collapse-vs-hugepage.png").stat().st_size > 1000
+
+
+def test_a_condition_run_saves_its_own_scenario(tmp_path):
+    import yaml
+    from harness import engine
+    [exp] = reproduce.load([reproduce.available()["collapse-vs-hugepage"]])
+    engine._save_scenario(exp.variants["madvise-hugepage"], tmp_path)
+    saved = yaml.safe_load((tmp_path / "scenario.yaml").read_text())
+    assert "conditions" not in saved and saved["guest"]["thp"] == "madvise"
+    assert saved["name"] == "collapse-vs-hugepage-madvise-hugepage"
