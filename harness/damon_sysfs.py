@@ -87,7 +87,8 @@ def target_ranges(target: Target, res: RunFacts) -> List[Tuple[int, int]]:
         if not res.node_ranges.get(nid):
             raise ValueError(f"node {nid} has no physical memory ranges")
         ranges.extend(res.node_ranges[nid])
-    return ranges
+    # DAMON refuses (EINVAL on state=on) regions that are not in address order.
+    return sorted(ranges)
 
 
 def _target(base: str, target: Target, res: RunFacts) -> List[Write]:

@@ -150,3 +150,18 @@ def test_disable_others_script_is_valid_shell():
     proc = subprocess.run(["sh", "-n", "-c", script])
     assert proc.returncode == 0
     assert subprocess.run(["sh", "-n", "-c", ds.node_ranges_command([0, 1])]).returncode == 0
+
+
+def test_fvaddr_regions_named_high_to_low_are_written_in_address_order():
+    """hotcold maps its cold region 4 TiB below the hot one, so [hot, cold]
+    is high to low; DAMON refuses such a target with EINVAL at state=on (the
+    hotcold-tiering reproduction's first fvaddr run)."""
+    from harness import reproduce
+    [exp] = reproduce.load([reproduce.available()["hotcold-tiering"]], check_kernel=False)
+    sc = exp.variants[""]
+    regions = {w: {"hot": (0x7f0000000000, 0x7f0000300000),
+                   "cold": (0x7b0000000000, 0x7b0000500000)} for w in sc.workloads}
+    res = RunFacts(pids={w: 100 + i for i, w in enumerate(sc.workloads)}, regions=regions)
+    d = dict(ds.writes(sc.damon, res))
+    starts = [int(d[f"{CTX}/targets/0/regions/{i}/start"]) for i in range(2)]
+    assert starts == sorted(starts) == [0x7b0000000000, 0x7f0000000000]
