@@ -213,3 +213,16 @@ def test_a_condition_run_saves_its_own_scenario(tmp_path):
     saved = yaml.safe_load((tmp_path / "scenario.yaml").read_text())
     assert "conditions" not in saved and saved["guest"]["thp"] == "madvise"
     assert saved["name"] == "collapse-vs-hugepage-madvise-hugepage"
+
+
+def test_a_captured_memcg_reproduction_compares_scale_free_figures(tmp_path):
+    """memcg-moving-window as it ran on a real guest: both cgroups' relative
+    error and relative spread within the published ones' bands."""
+    import shutil
+    out = tmp_path / "memcg-moving-window"
+    shutil.copytree(CAPTURED / "memcg-moving-window", out)
+    rep, _ = reproduce.rejudge(out)
+    assert rep.verdict == REPRODUCED
+    assert 0 < rep.figures["a-error"].median < 16.5 and 0 < rep.figures["b-spread"].median < 29
+    assert rep.figures["a-node0"].median < rep.figures["b-node0"].median
+    assert [o.verdict for o in rep.outcomes] == [REPRODUCED] * 5
