@@ -226,3 +226,16 @@ def test_a_captured_memcg_reproduction_compares_scale_free_figures(tmp_path):
     assert 0 < rep.figures["a-error"].median < 16.5 and 0 < rep.figures["b-spread"].median < 29
     assert rep.figures["a-node0"].median < rep.figures["b-node0"].median
     assert [o.verdict for o in rep.outcomes] == [REPRODUCED] * 5
+
+
+def test_list_names_every_reproduction_with_its_source_and_conditions():
+    import subprocess
+    import sys
+    from harness.paths import REPO_ROOT
+    proc = subprocess.run([sys.executable, "-m", "harness", "reproduce", "--list"],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for name, exp in reproduce.available().items():
+        assert name in proc.stdout
+    assert "<20260426231619.107231-5-sj@kernel.org>" in proc.stdout
+    assert "conditions never-hugepage, madvise-hugepage, never-collapse" in proc.stdout
