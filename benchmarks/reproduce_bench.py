@@ -8,14 +8,13 @@ Default: every reproduction under tests/reproductions/, on its own kernel.
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from harness import judge, reproduce  # noqa: E402
-from harness.paths import REPO_ROOT  # noqa: E402
+from harness.paths import REPO_ROOT, checked_out, run_dir_for  # noqa: E402
 
 
 def bench(name: str, extra, out: Path) -> str:
@@ -40,9 +39,10 @@ def main() -> int:
     extra = args[args.index("--repeat"):args.index("--repeat") + 2] if "--repeat" in args \
         else []
     names = [a for a in args if a not in extra] or list(reproduce.available())
-    with tempfile.TemporaryDirectory(prefix="reproduce-bench-") as tmp:
-        for name in names:
-            print(bench(name, extra, Path(tmp) / name), flush=True)
+    out = run_dir_for(checked_out(None), "reproduce-bench")
+    for name in names:
+        print(bench(name, extra, out / name), flush=True)
+    print(f"runs and reports: {out}")
     return 0
 
 
