@@ -1,8 +1,8 @@
 """`damon-harness build`: build (or find in the cache) a kernel from source."""
 
-import argparse
 import shutil
 
+from harness.commands.argtypes import integer
 from harness.kernel.build import DEFAULT, build_kernel, check_kernel_config
 from harness.paths import check_results_dir, new_run_dir
 
@@ -21,22 +21,12 @@ def register(subparsers) -> None:
                         help="config fragment: a file or a name in kernel-configs/; may be "
                              f"repeated (default: {' '.join(DEFAULT)}); +NAME adds to "
                              "the defaults instead of replacing them, e.g. --config +debug")
-    parser.add_argument("--jobs", "-j", type=_positive, default=None,
+    parser.add_argument("--jobs", "-j", type=integer(1, 4096, "make jobs"), default=None,
                         help="parallel make jobs (default: number of CPUs)")
     parser.add_argument("--config-only", action="store_true",
                         help="only generate and verify the config (seconds, no compile); "
                              "print the path of a copy of the .config")
     parser.set_defaults(func=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a positive number: {text}")
-    return value
 
 
 def fragments_from(values, defaults=DEFAULT) -> tuple:
