@@ -224,9 +224,13 @@ def _ours(value: Optional[float], unit: str) -> str:
 
 
 def _theirs(p) -> str:
-    spread = f" (sd {p.spread:g})" if p.spread is not None else ""
-    samples = f", {p.samples} samples" if p.samples else ""
-    return f"{p.value:g} {p.unit}{spread}{samples}"
+    return f"{p.value:g} {p.unit}" + (f" ± {p.spread:g}" if p.spread is not None else "")
+
+
+def _detail(p) -> str:
+    """What else was published with a number: its samples and condition."""
+    parts = [f"{p.samples} samples"] if p.samples else []
+    return "; ".join(parts + ([p.condition] if p.condition else []))
 
 
 def comparison_label(c) -> str:
@@ -255,13 +259,14 @@ def text(rep: Reproduction, kernel: str) -> str:
         lines.append(f"  {src.url}")
     lines += ["Their setup:", wrap.fill(ref.setup), "Ours, and how it maps onto theirs:",
               wrap.fill(ref.scale), f"Kernel: {kernel}", f"Runs: {_runs_line(rep)}", ""]
-    header = f"{'published':<30} {'theirs':<26} ours: median (lowest..highest, runs)"
+    header = f"{'published':<24} {'theirs':<28} ours: median (lowest..highest, runs)"
     lines += [header, "-" * len(header)]
     for name, p in ref.published.items():
         m = rep.figures.get(name)
         ours = "(not mapped)" if m is None else _spread(m)
-        cond = f" [{p.condition}]" if p.condition else ""
-        lines.append(f"{(name + cond)[:30]:<30} {_theirs(p)[:26]:<26} {ours}")
+        lines.append(f"{name:<24} {_theirs(p):<28} {ours}")
+        if _detail(p):
+            lines.append(f"  {_detail(p)}")
     lines += ["", f"{'comparison':<36} {'verdict':<15} why", "-" * 78]
     for o in rep.outcomes:
         label = comparison_label(o.comparison)

@@ -62,7 +62,7 @@ def test_the_report_cites_the_source_and_sets_both_side_by_side(tmp_path):
     assert "A Author, B Author, 2024-01-17, damon" in body
     assert "[RFC] tiering" in body and "Kernel: 7.3.4" in body
     promote = next(line for line in body.splitlines() if line.startswith("promote"))
-    assert "2 s" in promote and "1 of 1" in promote and "hot 64 MiB" in promote
+    assert "2 s" in promote and "1 of 1" in promote and "\n  hot 64 MiB\n" in body
     assert body.rstrip().endswith(f"reproduce {sc.name}: REPRODUCED")
     assert all(len(line) <= 100 for line in body.splitlines())
     saved = json.loads((tmp_path / "report.json").read_text())
