@@ -69,9 +69,8 @@ def load_one(path: Path, check_kernel: bool = True, name: str = "") -> Experimen
     if not isinstance(raw, dict) or raw.get("reference") is None:
         raise at.error("reference: a reproduction needs a reference: block (what was "
                        "published, and where)")
+    raw = {**raw, "name": raw.get("name") or name or path.stem}
     if "conditions" not in raw:
-        if name and not raw.get("name"):
-            raw = {**raw, "name": name}
         sc = parse_scenario(raw, path.name, str(path), check_kernel=check_kernel)
         return Experiment(sc.name, sc.description, sc.reference, {"": sc}, str(path))
     variants = {cond: parse_scenario(doc, f"{path.name} [{cond}]", str(path),
@@ -83,8 +82,7 @@ def load_one(path: Path, check_kernel: bool = True, name: str = "") -> Experimen
     ctx.extra["figure_names"] = conditions.figure_names(variants)
     ref = model(Reference)(raw["reference"], at / "reference", ctx)
     first = next(iter(variants.values()))
-    return Experiment(raw.get("name") or name or path.stem, first.description, ref, variants,
-                      str(path))
+    return Experiment(raw["name"], first.description, ref, variants, str(path))
 
 
 # ------------------------------------------------------- saved runs
