@@ -43,7 +43,11 @@ class Call:
 
 
 def compare(base: Sequence[Optional[float]], patched: Sequence[Optional[float]], better: str,
-            threshold_pct: float = THRESHOLD_PCT, alpha: float = ALPHA) -> Call:
+            threshold_pct: float = THRESHOLD_PCT, alpha: float = ALPHA,
+            resolution: float = 0.0) -> Call:
+    """resolution: the smallest difference the figure's measurement can tell
+    (a time to reach is known to one sample interval); a change of the
+    medians below it is NO CHANGE however small the base median is."""
     a = [v for v in base if v is not None and math.isfinite(v)]
     b = [v for v in patched if v is not None and math.isfinite(v)]
     if min(len(a), len(b)) < MIN_RUNS:
@@ -57,14 +61,18 @@ def compare(base: Sequence[Optional[float]], patched: Sequence[Optional[float]],
     change = 100.0 * (med_b - med_a) / scale
     call = Call(NO_CHANGE, "", med_a, med_b, change, low, high, p_value)
     worse = (med_b > med_a) if better == "lower" else (med_b < med_a)
-    if p_value < alpha and abs(change) >= threshold_pct:
+    resolved = abs(med_b - med_a) >= resolution
+    if p_value < alpha and abs(change) >= threshold_pct and resolved:
         call.call = REGRESSION if worse else IMPROVEMENT
         call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({change:+.1f} %, threshold "
                        f"{threshold_pct:g} %), p = {p_value:.3g} < {alpha:g}")
     else:
         call.detectable_pct = 100.0 * max(abs(low), abs(high)) / scale
         why = (f"p = {p_value:.3g} >= {alpha:g}" if p_value >= alpha
-               else f"{change:+.1f} % is under the {threshold_pct:g} % threshold")
+               else f"{change:+.1f} % is under the {threshold_pct:g} % threshold"
+               if abs(change) < threshold_pct
+               else f"{med_b - med_a:+.3g} is under the measurement's resolution "
+                    f"({resolution:g})")
         call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({change:+.1f} %): {why}; these "
                        f"runs could show a change of about {call.detectable_pct:.0f} %")
     return call

@@ -64,3 +64,25 @@ def test_pass_rates():
     assert stats.compare_pass_rates([True] * 5, [False] * 5).call == stats.REGRESSION
     assert stats.compare_pass_rates([True] * 5, [True, True, True, False, True]).call == \
         stats.NO_CHANGE
+
+
+def test_a_change_under_the_measurements_resolution_is_no_change():
+    """Self-comparison 3: a spread of about 0.07 % on base and 0.03 % on the
+    same kernel, every run separated: significant and -52 %, but far under the
+    1-point resolution of a percentage figure."""
+    base = [0.0715, 0.0381, 0.0802, 0.0690, 3.59]
+    patched = [0.0341, 0.0, 0.0476, 0.0301, 0.0320]
+    unresolved = stats.compare(base, patched, "lower", resolution=0.0)
+    assert unresolved.call == "IMPROVEMENT"
+    call = stats.compare(base, patched, "lower", resolution=1.0)
+    assert call.call == "NO CHANGE" and "resolution (1)" in call.reason
+    assert stats.compare([2.1, 2.2, 2.1, 2.2, 2.1], [12.1, 13.2, 11.2, 12.3, 12.1], "lower",
+                   resolution=1.0).call == "REGRESSION"
+
+
+def test_each_unit_has_its_resolution():
+    from types import SimpleNamespace
+    from harness.compare.analysis import resolution
+    sc = SimpleNamespace(sample=SimpleNamespace(interval=2.0))
+    assert resolution(sc, "s") == 2.0 and resolution(sc, "%") == 1.0
+    assert resolution(sc, "bytes") == 4096 and resolution(sc, "") == 0.0
