@@ -239,3 +239,17 @@ def test_list_names_every_reproduction_with_its_source_and_conditions():
         assert name in proc.stdout
     assert "<20260426231619.107231-5-sj@kernel.org>" in proc.stdout
     assert "conditions never-hugepage, madvise-hugepage, never-collapse" in proc.stdout
+
+
+def test_a_captured_hot_cold_reproduction_puts_each_part_on_its_tier(tmp_path):
+    """hotcold-tiering as it ran on a real guest (fvaddr, flat-out workloads):
+    every hot part on node 0 and every idle part on node 2 at the end."""
+    import shutil
+    out = tmp_path / "hotcold-tiering"
+    shutil.copytree(CAPTURED / "hotcold-tiering", out)
+    rep, _ = reproduce.rejudge(out)
+    assert rep.verdict == REPRODUCED
+    sizes = {"p3-node0": 3, "p3-node2": 5, "p30-node0": 30, "p30-node2": 50,
+             "p300-node0": 300, "p300-node2": 500}
+    for name, mib in sizes.items():
+        assert rep.figures[name].median >= 0.95 * (mib << 20), name
