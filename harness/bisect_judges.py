@@ -43,7 +43,7 @@ def scenario_judge(args, fragments):
                                          f"(it gives: {'; '.join(names)})")
         if args.worse_than is None:
             raise InputError("--worse-than", "is required with --figure")
-        better = names[args.figure]
+        better = names[args.figure].better
     repeat = args.repeat or 3
 
     def make(kernel_inputs, out):

@@ -80,8 +80,8 @@ def prefixed(cond: str, figure: str) -> str:
     return f"{cond}: {figure}" if cond else figure
 
 
-def figure_names(scenarios: Dict[str, object]) -> Dict[str, str]:
-    """{condition-prefixed figure name: which way is better} over all variants."""
+def figure_names(scenarios: Dict[str, object]) -> Dict[str, object]:
+    """{condition-prefixed figure name: its FigureKind} over all variants."""
     from harness.compare.figures import figure_names as names_of
-    return {prefixed(cond, n): better for cond, sc in scenarios.items()
-            for n, better in names_of(sc).items()}
+    return {prefixed(cond, n): kind for cond, sc in scenarios.items()
+            for n, kind in names_of(sc).items()}

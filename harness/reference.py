@@ -205,9 +205,8 @@ SIZE_UNITS = ("GiB", "MiB", "KiB", "bytes", "huge pages")
 
 def _shown(value: float, unit: str) -> str:
     """A value in the harness's base units, in MiB when it is a size."""
-    if unit in SIZE_UNITS:
-        return f"{value / TO_BASE['MiB']:.4g} MiB"
-    return f"{value:.4g}"
+    from harness.compare.figures import shown
+    return shown(value, "bytes" if unit in SIZE_UNITS else "")
 
 
 def _order(c: Comparison, ours: List[float], theirs: List[float]) -> Outcome:

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from harness.compare.figures import MiB, shown
 from harness.errors import InputError
 from harness.paths import REPO_ROOT
 from harness.reference import (DIFFERS, NOT_COMPARABLE, REPRODUCED, Reference,
                                judge_reference)
 
 REPRODUCTION_DIR = REPO_ROOT / "tests" / "reproductions"
-MiB = float(1 << 20)
 
 
 def available() -> Dict[str, Path]:
@@ -104,7 +104,7 @@ def kernel_line(kernel) -> str:
     return line + (f"; fragments {' '.join(fragments)})" if fragments else ")")
 
 
-def run_dir_name(cond: str, i: int) -> str:
+def run_dir_name(cond: str, i: int | str) -> str:
     return f"{cond + '-' if cond else ''}run-{i}"
 
 
@@ -132,17 +132,9 @@ def rejudge(out: Path, echo=print) -> Tuple[Reproduction, str]:
     that never finished are left out, and said so."""
     from harness import judge as offline
     exp = load_one(out / SAVED, check_kernel=False, name=out.name)
-    results = {}
-    for cond in exp.variants:
-        results[cond] = []
-        i = 1
-        while (out / run_dir_name(cond, i)).is_dir():
-            run_dir = out / run_dir_name(cond, i)
-            if (run_dir / "result.json").is_file():
-                results[cond].append(offline.judge_dir(run_dir)[0])
-            else:
-                echo(f"skipped {run_dir}: the run never finished")
-            i += 1
+    results = {cond: [result for _, result in
+                      offline.numbered_runs(out, run_dir_name(cond, ""), echo)]
+               for cond in exp.variants}
     kernel = (out / KERNEL).read_text().strip() if (out / KERNEL).is_file() else "unknown"
     return judge(exp, results), kernel
 
@@ -213,14 +205,6 @@ def judge(exp: Experiment, results: Dict[str, Sequence]) -> Reproduction:
 
 # ------------------------------------------------------------------ reports
 
-def _ours(value: Optional[float], unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "bytes":
-        return f"{value / MiB:.1f} MiB"
-    return f"{value:.3g}{'' if unit in ('', 'count') else ' ' + unit}"
-
-
 def _theirs(p) -> str:
     return f"{p.value:g} {p.unit}" + (f" ± {p.spread:g}" if p.spread is not None else "")
 
@@ -282,8 +266,8 @@ def text(rep: Reproduction, kernel: str) -> str:
 def _spread(m: Measured) -> str:
     if not m.values:
         return f"- (no run of {m.runs} gave it)"
-    return (f"{_ours(m.median, m.unit)} ({_ours(min(m.values), m.unit)}.."
-            f"{_ours(max(m.values), m.unit)}, {len(m.values)} of {m.runs})")
+    return (f"{shown(m.median, m.unit)} ({shown(min(m.values), m.unit)}.."
+            f"{shown(max(m.values), m.unit)}, {len(m.values)} of {m.runs})")
 
 
 def to_dict(rep: Reproduction, kernel: str) -> dict:
@@ -315,22 +299,6 @@ def write(rep: Reproduction, kernel: str, out: Path) -> str:
     return body
 
 
-def _figure_metrics(exp: Experiment) -> Dict[str, tuple]:
-    """{our (condition-prefixed) figure name: (its metric, how a published
-    number for it is drawn: "level" on the metric's axis, "time" on the time
-    axis, or None)}."""
-    from harness.compare.figures import figure_names_of
-    from harness.conditions import prefixed
-    metrics = {}
-    for cond, sc in exp.variants.items():
-        for e in sc.expect:
-            for name in figure_names_of([e], []):
-                kind = "time" if name.endswith(": time to reach") else None
-                metrics[prefixed(cond, name)] = (e.metric, kind)
-        metrics.update({prefixed(cond, f.name): (f.metric, "level") for f in sc.figures})
-    return metrics
-
-
 def _draw_level(ax, p, factor: float, name: str) -> None:
     """A published level dashed, its spread as a band, its series as points;
     `factor` takes the published unit to the panel's."""
@@ -355,11 +323,11 @@ def plot(rep: Reproduction, path: Path):
     from harness.compare.report import _panel, save_panels
     from harness.reference import theirs_in_base_units
     exp, ref = rep.experiment, rep.experiment.reference
-    figure_metric = _figure_metrics(exp)
+    from harness import conditions
+    kinds = conditions.figure_names(exp.variants)
     panels: Dict[str, List[tuple]] = {}
     for theirs, ours in ref.mapping.items():
-        metric, kind = figure_metric[ours]
-        panels.setdefault(metric, []).append((theirs, kind))
+        panels.setdefault(kinds[ours].metric, []).append((theirs, kinds[ours].drawn))
     runs = {cond or "ours": [r for r in rs if r.series] for cond, rs in rep.results.items()}
     first = next((r for rs in runs.values() for r in rs), None)
     if first is None:

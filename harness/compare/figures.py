@@ -8,7 +8,7 @@ improvement.
 """
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from harness.verdict import Verdict
 
@@ -64,26 +64,48 @@ def _check_figures(check, expectation, unit: str) -> List[Figure]:
     return []
 
 
-def figure_names(scenario) -> dict:
-    """{figure name: which way is better} that runs of `scenario` can give."""
+@dataclass(frozen=True)
+class FigureKind:
+    """What a figure name stands for, before any run gave it a value."""
+    better: str             # "lower" or "higher"
+    metric: str             # the metric its values come from
+    drawn: Optional[str]    # a published number for it is drawn as a "time"
+    #                         (on the time axis), a "level" (on the metric's), or not
+
+
+def figure_names(scenario) -> Dict[str, FigureKind]:
+    """{figure name: its kind} that runs of `scenario` can give."""
     return figure_names_of(scenario.expect, scenario.figures)
 
 
-def figure_names_of(expectations, extra_figures) -> dict:
+def figure_names_of(expectations, extra_figures) -> Dict[str, FigureKind]:
     names = {}
     for e in expectations:
         if e.should != "pass":
             continue
         if e.kind == "reaches":
-            names[f"{e.name}: time to reach"] = "lower"
+            names[f"{e.name}: time to reach"] = FigureKind("lower", e.metric, "time")
         elif e.kind == "converges":
-            names[f"{e.name}: error of the mean"] = "lower"
-            names[f"{e.name}: relative spread"] = "lower"
+            names[f"{e.name}: error of the mean"] = FigureKind("lower", e.metric, None)
+            names[f"{e.name}: relative spread"] = FigureKind("lower", e.metric, None)
         elif e.kind == "stays":
-            names[f"{e.name}: worst sample"] = "higher" if e.stays.at_least is not None \
-                else "lower"
-    names.update({extra.name: extra.better for extra in extra_figures})
+            better = "higher" if e.stays.at_least is not None else "lower"
+            names[f"{e.name}: worst sample"] = FigureKind(better, e.metric, None)
+    names.update({extra.name: FigureKind(extra.better, extra.metric, "level")
+                  for extra in extra_figures})
     return names
+
+
+MiB = float(1 << 20)
+
+
+def shown(value: Optional[float], unit: str) -> str:
+    """A figure's value for a report: sizes in MiB, 3 significant digits."""
+    if value is None:
+        return "-"
+    if unit == "bytes":
+        return f"{value / MiB:.1f} MiB"
+    return f"{value:.3g}" + ("" if unit in ("", "count") else f" {unit}")
 
 
 def passed(result) -> bool:

@@ -7,20 +7,8 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from harness.compare.analysis import Row
+from harness.compare.figures import MiB, shown
 from harness.compare.stats import ALPHA
-
-MiB = float(1 << 20)
-
-
-def _num(value, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "bytes":
-        return f"{value / MiB:.1f} MiB"
-    if unit in ("", "count"):
-        return f"{value:.3g}"
-    return f"{value:.3g}{unit}" if unit == "%" else f"{value:.3g} {unit}"
-
 
 def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: float) -> str:
     lines = [f"base:    {sides['base']}", f"patched: {sides['patched']}",
@@ -39,7 +27,7 @@ def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: fl
             base = f"{sum(r.base)}/{len(r.base)}"
             patched = f"{sum(r.patched)}/{len(r.patched)}"
         else:
-            base, patched = _num(c.base_median, r.unit), _num(c.patched_median, r.unit)
+            base, patched = shown(c.base_median, r.unit), shown(c.patched_median, r.unit)
         p = f"{c.p_value:.3g}" if c.p_value is not None else "-"
         lines.append(f"{r.scenario[:20]:<20} {r.figure[:44]:<44} {base:>11} {patched:>11} "
                      f"{change:>8} {p:>7}  {c.call}")
@@ -56,7 +44,7 @@ def _spread_line(r: Row) -> str:
     parts = []
     for side, values in (("base", r.base), ("patched", r.patched)):
         known = [v for v in values if v is not None]
-        parts.append(f"{side} {_num(min(known), r.unit)} .. {_num(max(known), r.unit)}"
+        parts.append(f"{side} {shown(min(known), r.unit)} .. {shown(max(known), r.unit)}"
                      if known else f"{side} -")
     if r.call.detectable_pct is not None:
         parts.append(f"could show {r.call.detectable_pct:.0f} %")

@@ -63,4 +63,4 @@ def test_a_scenario_names_its_own_figures_from_the_samples():
     assert found["hot at the end"] == hot[-1]
     assert found["hot peak late"] == max(late)
     assert found["collapses"] == max(collapses) - collapses[0]
-    assert figure_names(sc)["hot at the end"] == "higher"
+    assert figure_names(sc)["hot at the end"].better == "higher"

@@ -201,7 +201,7 @@ def test_a_captured_three_condition_reproduction_is_judged_again(tmp_path):
     assert rep.figures["never-collapse-final"].median == 188 << 20
     assert rep.figures["never-collapse-ramp"].median < rep.figures["madvise-hugepage-ramp"].median
     body = reproduce.write(rep, kernel, out)
-    assert "ours 0 MiB <= 2 MiB" in body
+    assert "ours 0.0 MiB <= 2.0 MiB" in body
     assert (out / "collapse-vs-hugepage.png").stat().st_size > 1000
 
 
