@@ -80,6 +80,21 @@ def judge_dir(path: Path, expect_file: Optional[Path] = None
     return result, recorded
 
 
+def numbered_runs(parent: Path, prefix: str, echo=print
+                  ) -> List[Tuple[Path, report.ScenarioResult]]:
+    """(directory, its run judged again) for each PREFIX<N> under `parent`,
+    in the order of N; a run that never finished is skipped, and said so."""
+    found = sorted((int(d.name[len(prefix):]), d) for d in parent.glob(f"{prefix}*")
+                   if d.is_dir() and d.name[len(prefix):].isdigit())
+    judged = []
+    for _, run_dir in found:
+        if (run_dir / rundir.RESULT).is_file():
+            judged.append((run_dir, judge_dir(run_dir)[0]))
+        else:
+            echo(f"skipped {run_dir}: the run never finished")
+    return judged
+
+
 def differences(result: report.ScenarioResult, recorded: dict) -> List[str]:
     """Where the judgement differs from the recorded one: verdicts and the
     one-line summaries that carry the deciding numbers."""

@@ -110,14 +110,10 @@ def rejudge(out: Path, echo=print):
     scenarios, runs = {}, {}
     for side in SIDES:
         for name in names:
-            runs[(side, name)] = []
-            for run_dir in _run_dirs(out / side, name):
-                if not (run_dir / "result.json").is_file():
-                    echo(f"skipped {run_dir}: the run never finished")
-                    continue
-                result, _ = judge.judge_dir(run_dir)
-                scenarios.setdefault(name, judge.load_run(run_dir))
-                runs[(side, name)].append(result)
+            judged = judge.numbered_runs(out / side, f"{name}-", echo)
+            runs[(side, name)] = [result for _, result in judged]
+            if judged:
+                scenarios.setdefault(name, judge.load_run(judged[0][0]))
     missing = [n for n in names if n not in scenarios]
     if missing:
         raise InputError(f"--report-only {out}", f"no finished run of {', '.join(missing)}")
@@ -133,15 +129,6 @@ def _saved_inputs(out: Path) -> dict:
     names = [row["scenario"] for row in old["rows"] if row["figure"] == "pass rate"]
     return {"sides": old["sides"], "repeat": old["repeat"], "scenarios": names,
             "kernels": old.get("kernels", {}), "timing": old.get("timing", {})}
-
-
-def _run_dirs(side_dir: Path, name: str) -> List[Path]:
-    found = []
-    for d in side_dir.glob(f"{name}-*"):
-        rep = d.name[len(name) + 1:]
-        if d.is_dir() and rep.isdigit():
-            found.append((int(rep), d))
-    return [d for _, d in sorted(found)]
 
 
 def run_all(scenarios, kernels, repeat: int, out: Path, accel: str, echo) -> Dict:
