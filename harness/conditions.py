@@ -6,10 +6,15 @@ as overrides by key path, e.g.
     never-collapse:   {guest.thp: never,   damon.kdamonds[0].contexts[0].schemes[0].action: collapse}
 
 Each variant is validated as a whole scenario, named NAME-CONDITION; a path
-must name a key the scenario has."""
+must name a key the scenario has.
+
+The same overrides let one reproduction file extend another (a control, for
+instance): `extends: OTHER.yaml` with `overrides:` by key path; its other
+keys (name, description, ...) replace OTHER's."""
 
 import copy
 import re
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 from harness.schema import At, name as read_name
@@ -57,6 +62,24 @@ def apply(raw: dict, overrides, at: At) -> dict:
         for step in parents:
             node = node[step]
         node[last] = value
+    return doc
+
+
+def extended(raw: dict, path: Path, at: At) -> dict:
+    """`raw` itself, or the file it extends with its overrides applied."""
+    from harness.yamlfile import load_yaml
+    if "extends" not in raw:
+        return raw
+    base_path = path.parent / str(raw["extends"])
+    if not base_path.is_file():
+        raise (at / "extends").error(f"no such file: {base_path}")
+    base = load_yaml(base_path, base_path.name)
+    if not isinstance(base, dict) or "extends" in base:
+        raise (at / "extends").error(f"{base_path.name} must be a reproduction that "
+                                     f"extends no other")
+    doc = apply(base, raw["overrides"], at / "overrides") if "overrides" in raw \
+        else copy.deepcopy(base)
+    doc.update({k: v for k, v in raw.items() if k not in ("extends", "overrides")})
     return doc
 
 

@@ -51,6 +51,7 @@ class Experiment:
     reference: Reference
     variants: Dict[str, object]     # condition ("" when there are none) -> Scenario
     path: str
+    document: Optional[dict] = None  # the whole YAML, when it extends another file
 
 
 def load(paths: Sequence[Path], check_kernel: bool = True) -> List[Experiment]:
@@ -66,13 +67,15 @@ def load_one(path: Path, check_kernel: bool = True, name: str = "") -> Experimen
     from harness.yamlfile import load_yaml
     raw = load_yaml(path, path.name)
     at = At(path.name)
-    if not isinstance(raw, dict) or raw.get("reference") is None:
+    document = conditions.extended(raw, path, at) \
+        if isinstance(raw, dict) and "extends" in raw else None
+    if not isinstance(raw, dict) or (document or raw).get("reference") is None:
         raise at.error("reference: a reproduction needs a reference: block (what was "
                        "published, and where)")
-    raw = {**raw, "name": raw.get("name") or name or path.stem}
+    raw = {**(document or raw), "name": raw.get("name") or name or path.stem}
     if "conditions" not in raw:
         sc = parse_scenario(raw, path.name, str(path), check_kernel=check_kernel)
-        return Experiment(sc.name, sc.description, sc.reference, {"": sc}, str(path))
+        return Experiment(sc.name, sc.description, sc.reference, {"": sc}, str(path), document)
     variants = {cond: parse_scenario(doc, f"{path.name} [{cond}]", str(path),
                                      check_kernel=check_kernel)
                 for cond, doc in conditions.variants(raw, at)}
@@ -82,7 +85,7 @@ def load_one(path: Path, check_kernel: bool = True, name: str = "") -> Experimen
     ctx.extra["figure_names"] = conditions.figure_names(variants)
     ref = model(Reference)(raw["reference"], at / "reference", ctx)
     first = next(iter(variants.values()))
-    return Experiment(raw["name"], first.description, ref, variants, str(path))
+    return Experiment(raw["name"], first.description, ref, variants, str(path), document)
 
 
 # ------------------------------------------------------- saved runs
@@ -113,7 +116,12 @@ def save_inputs(exp: Experiment, out: Path, kernel: str) -> None:
     start: what --report-only needs to report them again."""
     import shutil
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(exp.path, out / SAVED)
+    if exp.document is None:
+        shutil.copyfile(exp.path, out / SAVED)
+    else:
+        import yaml
+        (out / SAVED).write_text(f"# {exp.path} with what it extends\n"
+                                 + yaml.safe_dump(exp.document, sort_keys=False))
     (out / KERNEL).write_text(kernel + "\n")
 
 

@@ -118,6 +118,25 @@ def test_conditions_override_key_paths_and_name_each_variant():
             conditions.variants(raw, At("f.yaml"))
 
 
+def test_a_control_extends_a_reproduction_and_saves_it_whole(tmp_path):
+    """The shipped control is hotcold-tiering with one override: its demote
+    scheme only counts, and the 50 MiB idle part must not reach the slow node.
+    Its saved copy stands alone, so --report-only can load it."""
+    control = reproduce.REPRODUCTION_DIR / "controls" / "hotcold-tiering-no-demotion.yaml"
+    exp = reproduce.load_one(control, check_kernel=False)
+    base = reproduce.load_one(reproduce.REPRODUCTION_DIR / "hotcold-tiering.yaml",
+                              check_kernel=False)
+    sc, orig = exp.variants[""], base.variants[""]
+    assert exp.name == sc.name == "hotcold-tiering-no-demotion"
+    assert [s.action for s in sc.damon.kdamonds[0].contexts[0].schemes] == \
+        ["migrate_hot", "stat"]
+    assert [e.should for e in sc.expect] == ["pass"] * 3 + ["fail"] + ["pass"] * 2
+    assert sc.workloads == orig.workloads and sc.reference == orig.reference
+    reproduce.save_inputs(exp, tmp_path, "k")
+    again = reproduce.load_one(tmp_path / reproduce.SAVED, check_kernel=False)
+    assert again.variants[""].damon == sc.damon and again.variants[""].expect == sc.expect
+
+
 def test_the_collapse_reproduction_has_three_conditions_and_prefixed_figures():
     [exp] = reproduce.load([reproduce.available()["collapse-vs-hugepage"]], check_kernel=False)
     assert list(exp.variants) == ["never-hugepage", "madvise-hugepage", "never-collapse"]
