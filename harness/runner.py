@@ -4,13 +4,26 @@ A Task is one scenario on one kernel, one repeat, into its own run
 directory: self-contained, so a runner may run it anywhere. `interleaved`
 lays out a matrix of repeats A B A B ... so drift on the host falls on every
 cell alike; a runner runs the tasks and groups the judged results by cell.
-LocalRunner runs them one after another on this host (timing checks under
-TCG are sensitive to sharing cores).
+
+LocalRunner runs them on this host: one after another in this process
+(jobs=1), or up to `jobs` at once, each in a process of its own. DaskRunner
+(harness.dask_runner) runs them on a Dask cluster. Whatever ran it, a task's
+result is judged from its run directory, so reports are the same.
 """
 
+import hashlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
+
+TASK_FILE = "task.json"     # in each run directory: which task, where, which attempts
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,20 @@ class Task:
     repeats: int
     label: str = ""         # for progress lines: a side, a condition
 
+    @property
+    def vm_size(self) -> Tuple[int, int]:
+        """(vCPUs, bytes of RAM) of the task's guest."""
+        topo = self.scenario.topology
+        return topo.vcpus, topo.memory
+
+    def inputs(self) -> dict:
+        """The task's inputs named by content: the scenario as it will run and
+        the kernel's files."""
+        from harness.kernel.shipping import kernel_id
+        scenario = pickle.dumps(self.scenario)
+        return {"scenario": hashlib.sha256(scenario).hexdigest()[:16],
+                "kernel": kernel_id(self.kernel) if self.kernel is not None else "default"}
+
 
 def interleaved(cells: Sequence[Tuple[Hashable, object, Optional[object], str]], repeats: int,
                 run_dir: Callable[[Hashable, int], Path]) -> List[Task]:
@@ -31,25 +58,147 @@ def interleaved(cells: Sequence[Tuple[Hashable, object, Optional[object], str]],
             for rep in range(1, repeats + 1) for key, sc, kernel, label in cells]
 
 
-class LocalRunner:
-    """Runs tasks one after another on this host."""
+def host_cores() -> int:
+    return len(os.sched_getaffinity(0))
 
-    def __init__(self, accel: str = "auto"):
+
+def default_jobs(tasks: Sequence[Task]) -> int:
+    """As many VMs at once as the host's cores and memory hold without
+    sharing (1 on a 2-core host with 2-vCPU guests)."""
+    from harness.topology import host_memory_limit
+    if not tasks:
+        return 1
+    vcpus = max(t.vm_size[0] for t in tasks)
+    memory = max(t.vm_size[1] for t in tasks)
+    return max(1, min(host_cores() // max(vcpus, 1), host_memory_limit() // max(memory, 1)))
+
+
+def sharing_line(jobs: int, tasks: Sequence[Task], cores: int) -> str:
+    """Whether `jobs` VMs at once shared the cores: TCG timing is sensitive."""
+    vcpus = max((t.vm_size[0] for t in tasks), default=1)
+    line = f"{jobs} job(s) at once, guests of {vcpus} vCPUs, {cores} host cores"
+    if jobs * vcpus > cores:
+        return line + ": the VMs SHARED cores (timing figures under TCG are sensitive to that)"
+    return line + ": no VM shared a core"
+
+
+class Collected:
+    """Results as they arrive (each reported at once), grouped by cell in
+    the tasks' order at the end."""
+
+    def __init__(self, tasks: Sequence[Task], echo, after):
+        self.order = {id(t): i for i, t in enumerate(tasks)}
+        self.echo, self.after = echo, after
+        self.done: List[Tuple[int, Task, object]] = []
+
+    def add(self, task: Task, result) -> None:
+        from harness.report import summary_line
+        if self.after is not None:
+            self.after(task, result)
+        label = f" {task.label}" if task.label else ""
+        where = f"[{task.repeat}/{task.repeats}{label}] " if task.repeats > 1 or label else ""
+        self.echo(where + summary_line(result))
+        self.done.append((self.order[id(task)], task, result))
+
+    def by_cell(self) -> Dict[Hashable, list]:
+        results: Dict[Hashable, list] = {}
+        for _, task, result in sorted(self.done, key=lambda d: d[0]):
+            results.setdefault(task.key, []).append(result)
+        return results
+
+
+def write_task_file(task: Task, where: dict) -> None:
+    """Which task a run directory holds, and every attempt at it."""
+    task.run_dir.mkdir(parents=True, exist_ok=True)
+    (task.run_dir / TASK_FILE).write_text(json.dumps(
+        {"key": list(task.key) if isinstance(task.key, tuple) else task.key,
+         "repeat": task.repeat, "repeats": task.repeats, "inputs": task.inputs(), **where},
+        indent=2, default=str) + "\n")
+
+
+def judged(task: Task):
+    """The task's result, judged from its run directory; ERROR when the run
+    left no result behind (its process died before writing one)."""
+    from harness import judge, report, rundir
+    if (task.run_dir / rundir.RESULT).is_file():
+        return judge.judge_dir(task.run_dir)[0]
+    result = report.new_result(task.scenario, task.run_dir)
+    result.message = "the run's process ended before it wrote a result"
+    return result
+
+
+class LocalRunner:
+    """Runs tasks on this host, `jobs` at a time."""
+
+    def __init__(self, accel: str = "auto", jobs: Optional[int] = 1):
         self.accel = accel
+        self.jobs = jobs    # None: default_jobs() of the tasks
+
+    def describe(self, tasks: Sequence[Task]) -> str:
+        return "local: " + sharing_line(self.jobs or default_jobs(tasks), tasks, host_cores())
 
     def run(self, tasks: Sequence[Task], echo=print,
             after: Optional[Callable[[Task, object], None]] = None) -> Dict[Hashable, list]:
         """{cell key: judged results in repeat order}; after(task, result) runs
         once each result is on disk."""
-        from harness import engine
-        from harness.report import summary_line
-        results: Dict[Hashable, list] = {}
-        for task in tasks:
-            result = engine.run_scenario(task.scenario, kernel=task.kernel, accel=self.accel,
-                                         run_dir=task.run_dir)
-            if after is not None:
-                after(task, result)
-            label = f" {task.label}" if task.label else ""
-            echo(f"[{task.repeat}/{task.repeats}{label}] {summary_line(result)}")
-            results.setdefault(task.key, []).append(result)
-        return results
+        collected = Collected(tasks, echo, after)
+        self.jobs = self.jobs or default_jobs(tasks)
+        if self.jobs == 1:
+            from harness import engine
+            for task in tasks:
+                write_task_file(task, {"runner": "local", "attempts": [{"host": _host()}]})
+                collected.add(task, engine.run_scenario(task.scenario, kernel=task.kernel,
+                                                        accel=self.accel, run_dir=task.run_dir))
+            return collected.by_cell()
+        with ThreadPoolExecutor(self.jobs) as pool:
+            running = {pool.submit(self._in_process, task): task for task in tasks}
+            for done in as_completed(running):
+                done.result()
+                collected.add(running[done], judged(running[done]))
+        return collected.by_cell()
+
+    def _in_process(self, task: Task) -> None:
+        write_task_file(task, {"runner": f"local, {self.jobs} jobs",
+                               "attempts": [{"host": _host()}]})
+        run_task_process(task, self.accel)
+
+
+def _host() -> str:
+    return os.uname().nodename
+
+
+def run_task_process(task: Task, accel: str, log: Optional[Path] = None) -> int:
+    """Runs `task` in a child process (python -m harness.runner) that dies
+    with this one, and so do its QEMUs; returns its exit status."""
+    from harness.vm.process import die_with_parent
+    task.run_dir.mkdir(parents=True, exist_ok=True)
+    from harness.paths import REPO_ROOT
+    with tempfile.NamedTemporaryFile(suffix=".task", delete=False) as f:
+        pickle.dump((task, accel), f)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    try:
+        with open(log or task.run_dir / "task.log", "ab") as out:
+            return subprocess.run([sys.executable, "-m", "harness.runner", f.name],
+                                  stdout=out, stderr=subprocess.STDOUT, env=env,
+                                  preexec_fn=die_with_parent, check=False).returncode
+    finally:
+        os.unlink(f.name)
+
+
+def _main(path: str) -> int:
+    """One task, in a process of its own (see run_task_process)."""
+    import atexit
+    from harness import engine
+    from harness.vm.process import kill_all
+    atexit.register(kill_all)
+    with open(path, "rb") as f:
+        task, accel = pickle.load(f)
+    result = engine.run_scenario(task.scenario, kernel=task.kernel, accel=accel,
+                                 run_dir=task.run_dir)
+    print(f"{task.run_dir}: {result.verdict.value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1]))

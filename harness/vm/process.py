@@ -14,7 +14,7 @@ _live = weakref.WeakSet()
 _lock = threading.Lock()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # The kernel SIGKILLs QEMU when the harness dies, even by SIGKILL.
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -22,7 +22,7 @@ def _die_with_parent() -> None:
 
 def spawn_qemu(argv, **kwargs) -> pexpect.spawn:
     try:
-        child = pexpect.spawn(argv[0], argv[1:], preexec_fn=_die_with_parent,
+        child = pexpect.spawn(argv[0], argv[1:], preexec_fn=die_with_parent,
                               echo=False, **kwargs)
     except pexpect.ExceptionPexpect as exc:
         raise HostError(f"cannot start {argv[0]}: {exc} (run scripts/setup.sh)") from None

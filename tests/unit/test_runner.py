@@ -36,3 +36,72 @@ def test_the_local_runner_groups_results_by_cell_and_calls_after(monkeypatch, tm
     assert [d for _, d, _ in ran] == ["a1", "b1", "a2", "b2"] == after
     assert ran[0][2] == "tcg"
     assert lines == ["[1/2 A] sa", "[1/2] sb", "[2/2 A] sa", "[2/2] sb"]
+
+
+# ------------------------------------------------------------ parallel, shipping
+
+def test_results_that_arrive_out_of_order_are_grouped_in_task_order(tmp_path, monkeypatch):
+    from harness.runner import Collected
+    monkeypatch.setattr("harness.report.summary_line", lambda r: r.name)
+    tasks = interleaved([("a", "sa", None, ""), ("b", "sb", None, "")], 2,
+                        lambda key, rep: tmp_path / f"{key}{rep}")
+    lines = []
+    collected = Collected(tasks, lines.append, None)
+    for task in reversed(tasks):
+        collected.add(task, FakeResult(task.run_dir.name))
+    assert {k: [r.name for r in rs] for k, rs in collected.by_cell().items()} == \
+        {"a": ["a1", "a2"], "b": ["b1", "b2"]}
+    assert lines == ["[2/2] b2", "[2/2] a2", "[1/2] b1", "[1/2] a1"]
+
+
+def _task_of(scenario_name: str, tmp_path):
+    from harness.scenario import load_scenario
+    from harness.commands.run import scenario_paths
+    sc = load_scenario(scenario_paths([scenario_name])[0], check_kernel=False)
+    return interleaved([("k", sc, None, "")], 1, lambda key, rep: tmp_path / "r")[0]
+
+
+def test_jobs_default_to_what_the_cores_hold_and_the_report_says_when_vms_share(
+        tmp_path, monkeypatch):
+    from harness import runner
+    task = _task_of("collapse", tmp_path)       # two nodes, 2 vCPUs, 2 GiB
+    assert task.vm_size == (2, 2 << 30)
+    monkeypatch.setattr(runner, "host_cores", lambda: 2)
+    assert runner.default_jobs([task]) == 1
+    monkeypatch.setattr(runner, "host_cores", lambda: 16)
+    monkeypatch.setenv("DAMON_HARNESS_MAX_GUEST_MEMORY", "6G")
+    assert runner.default_jobs([task]) == 3     # memory, not cores, is the limit
+    assert "SHARED" in runner.sharing_line(2, [task], 2)
+    assert "no VM shared" in runner.sharing_line(8, [task], 16)
+
+
+def _fake_kernel(root: Path):
+    from harness.kernel.artifact import Kernel
+    (root / "mods" / "7.0.0" / "kernel").mkdir(parents=True)
+    (root / "bzImage").write_bytes(b"\x00image" * 1000)
+    (root / "mods" / "7.0.0" / "modules.dep").write_text("kernel/a.ko:\n")
+    (root / "mods" / "7.0.0" / "kernel" / "a.ko").write_bytes(b"\x7fELF module")
+    return Kernel(root / "bzImage", root / "mods", "7.0.0", {"kind": "test"})
+
+
+def test_a_shipped_kernel_unpacks_once_per_host_under_its_content_id(tmp_path, monkeypatch):
+    from harness.kernel import shipping
+    monkeypatch.setenv("DAMON_HARNESS_CACHE", str(tmp_path / "cache"))
+    kernel = _fake_kernel(tmp_path / "client")
+    ident, blob = shipping.kernel_id(kernel), shipping.pack(kernel)
+    assert shipping.unpacked(kernel, ident, blob) == kernel      # same files here: used as is
+    import shutil
+    shutil.rmtree(tmp_path / "client")                             # another host lacks them
+    there = shipping.unpacked(kernel, ident, blob)
+    assert there.image.read_bytes() == b"\x00image" * 1000
+    assert (there.modules_dir / "7.0.0" / "kernel" / "a.ko").read_bytes() == b"\x7fELF module"
+    assert there.release == "7.0.0" and shipping.kernel_id(there) == ident
+    assert shipping.unpacked(kernel, ident, b"not read again") == there
+
+
+def test_a_kernel_id_changes_with_any_file(tmp_path):
+    from harness.kernel import shipping
+    kernel = _fake_kernel(tmp_path)
+    before = shipping.kernel_id(kernel)
+    (tmp_path / "mods" / "7.0.0" / "modules.dep").write_text("kernel/b.ko:\n")
+    assert shipping.kernel_id(kernel) != before
