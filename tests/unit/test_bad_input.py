@@ -629,6 +629,19 @@ CASES: List[Case] = [
     Case("reproduce-extends-a-chain", ["reproduce", "{d}/c.yaml"],
          {"c.yaml": dump({"extends": "b.yaml"}), "b.yaml": dump({"extends": "r.yaml"}),
           "r.yaml": BASE_YAML}, {}, ["c.yaml", "extends", "b.yaml"]),
+    Case("run-jobs-zero", ["run", "collapse", "--jobs", "0"], {}, {}, ["--jobs"]),
+    Case("run-repeat-zero", ["run", "collapse", "--repeat", "0"], {}, {}, ["--repeat"]),
+    Case("compare-jobs-zero", ["compare", "--allow-same", "--jobs", "0"], {}, {}, ["--jobs"]),
+    Case("reproduce-jobs-zero", ["reproduce", "--jobs", "0"], {}, {}, ["--jobs"]),
+    Case("run-jobs-and-cluster", ["run", "collapse", "--jobs", "2", "--cluster",
+                                  "tcp://127.0.0.1:9"], {}, {}, ["--jobs", "--cluster"]),
+    Case("run-cluster-unreachable", ["run", "collapse", "--cluster", "tcp://127.0.0.1:9"],
+         {}, {}, ["--cluster", "127.0.0.1:9"]),
+    Case("run-cluster-not-an-address", ["run", "collapse", "--cluster", "no such host"],
+         {}, {}, ["--cluster", "no such host"]),
+    Case("reproduce-cluster-unreachable",
+         ["reproduce", "hotcold-tiering", "--cluster", "tcp://127.0.0.1:9"], {}, {},
+         ["--cluster", "127.0.0.1:9"]),
     Case("reproduce-repeat-zero", ["reproduce", "--repeat", "0"], {}, {}, ["--repeat"]),
     Case("reproduce-scenario-without-reference", ["reproduce", "{d}/plain.yaml"],
          {"plain.yaml": dump({k: v for k, v in BASE.items() if k != "reference"})}, {},
@@ -952,3 +965,15 @@ def test_base_scenario_and_topology_are_valid():
 def test_bad_input_is_refused_in_one_line(case, tmp_path, fakebin):
     problems = run_case(case, tmp_path, fakebin)
     assert not problems, f"{case.id}: " + "; ".join(problems)
+
+
+def test_a_cluster_whose_workers_declare_no_vm_is_refused_in_one_line(tmp_path, fakebin):
+    """A real scheduler with one worker started without --resources VM=N."""
+    from harness.dask_local import LocalCluster
+    (tmp_path / "logs").mkdir()
+    with LocalCluster(workers=1, vms=0, log_dir=tmp_path / "logs") as cluster:
+        case = Case("cluster-without-vm-workers", ["run", "collapse", "--cluster",
+                                                   cluster.address], {}, {},
+                    ["--cluster", cluster.address, "VM"])
+        problems = run_case(case, tmp_path, fakebin)
+    assert not problems, "; ".join(problems)

@@ -1,0 +1,71 @@
+"""A Dask scheduler and workers as processes on this host: for the tests,
+the benchmark, and trying the cluster mode without lab machines."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from harness.vm.process import die_with_parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalCluster:
+    """`workers` worker processes, each declaring `vms` VMs (0: none), with
+    no nanny, so a worker's pid is the process that runs its tasks."""
+
+    def __init__(self, workers: int = 2, vms: int = 1, log_dir: Optional[Path] = None,
+                 allowed_failures: int = 1):
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.log_dir = Path(log_dir or "/tmp")
+        env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES":
+               str(allowed_failures)}
+        self.scheduler = self._start("scheduler", ["distributed.cli.dask_scheduler",
+                                                   "--host", "127.0.0.1", "--port",
+                                                   str(self.port), "--no-dashboard"], env)
+        resources = ["--resources", f"VM={vms}"] if vms else []
+        self.workers: List[subprocess.Popen] = [
+            self._start(f"worker-{i}", ["distributed.cli.dask_worker", self.address,
+                                        "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                                        "--name", f"w{i}", *resources], env)
+            for i in range(workers)]
+
+    def _start(self, name: str, argv: List[str], env: dict) -> subprocess.Popen:
+        log = open(self.log_dir / f"dask-{name}.log", "wb")
+        return subprocess.Popen([sys.executable, "-m", *argv], stdout=log,
+                                stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=die_with_parent)
+
+    def wait(self, timeout: float = 30.0) -> "LocalCluster":
+        from distributed import Client
+        with Client(self.address, timeout=f"{timeout}s", set_as_default=False) as client:
+            client.wait_for_workers(len(self.workers), timeout=timeout)
+        return self
+
+    def stop(self) -> None:
+        for proc in self.workers + [self.scheduler]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.workers + [self.scheduler]:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def __enter__(self):
+        return self.wait()
+
+    def __exit__(self, *exc):
+        self.stop()

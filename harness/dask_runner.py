@@ -1,0 +1,205 @@
+"""Tasks on a Dask cluster: each asks its worker for one VM.
+
+Workers declare how many VMs their host may run at once as the resource
+`VM` (dask worker ADDRESS --resources VM=1). A task carries its scenario,
+its kernel (shipped as one tar, unpacked once per host: see
+harness.kernel.shipping) and runs in a process of its own on the worker
+(python -m harness.runner), in a directory under the worker's cache. Its
+whole run directory comes back to the client's results directory, so reports
+are the same as a serial run's.
+
+A worker that dies mid-run is the scheduler's to reschedule: with
+distributed.scheduler.allowed-failures at 1, once. Every attempt announces
+itself (an event on the scheduler: worker, host, directory), so the run
+directory's task.json lists the attempts, and a task lost twice is reported
+as an ERROR with both attempts and whatever files they left on this host.
+"""
+
+import io
+import os
+import re
+import shutil
+import socket
+import tarfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Dict, Hashable, List, Optional, Sequence
+
+from harness.errors import InputError
+from harness.runner import Collected, Task, judged, run_task_process, write_task_file
+
+VM = "VM"
+ATTEMPT_EVENT = "damon-harness-attempt"
+CONNECT_TIMEOUT_S = 5
+
+
+def connect(address: str):
+    """A client of the scheduler at `address`, refused (exit 2) when nothing
+    answers there or no worker declares a VM resource."""
+    from distributed import Client
+    _reachable(address)
+    try:
+        client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError("--cluster", f"no Dask scheduler answers at {address}: "
+                                      f"{reason[:120]}") from None
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+    except (TimeoutError, OSError):
+        client.close()
+        raise InputError("--cluster", f"the scheduler at {address} has no workers") from None
+    if not vm_workers(client):
+        client.close()
+        raise InputError("--cluster", f"no worker at {address} declares a {VM} resource "
+                                      f"(start workers with: dask worker {address} "
+                                      f"--resources {VM}=1)")
+    return client
+
+
+_ADDRESS = re.compile(r"^(?:tcp://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+def _reachable(address: str) -> None:
+    """A tcp://HOST:PORT that accepts a connection; checked with a plain socket
+    so that a wrong address costs one line, not a client's retries."""
+    m = _ADDRESS.match(address)
+    if not m:
+        raise InputError("--cluster", f"{address!r} is not a scheduler address "
+                                      f"(e.g. tcp://lab1:8786)")
+    host, port = m.group(1).strip("[]"), int(m.group(2))
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError("--cluster", f"no Dask scheduler answers at {address}: "
+                                      f"{exc.strerror or exc}") from None
+
+
+def vm_workers(client) -> Dict[str, int]:
+    """{worker address: how many VMs it may run at once}."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    return {addr: int(w.get("resources", {}).get(VM, 0)) for addr, w in workers.items()
+            if w.get("resources", {}).get(VM, 0) >= 1}
+
+
+class DaskRunner:
+    def __init__(self, client, accel: str = "auto"):
+        self.client = client
+        self.accel = accel
+        self.address = client.scheduler.address
+
+    def describe(self, tasks: Sequence[Task]) -> str:
+        workers = vm_workers(self.client)
+        hosts = {addr.rsplit(":", 1)[0] for addr in workers}
+        line = (f"dask {self.address}: {len(workers)} workers with {sum(workers.values())} "
+                f"VM slots on {len(hosts)} host(s)")
+        if len(hosts) < sum(workers.values()):
+            line += "; VMs of one host ran at once and may have SHARED its cores " \
+                    "(timing figures under TCG are sensitive to that)"
+        return line
+
+    def run(self, tasks: Sequence[Task], echo=print,
+            after: Optional[Callable[[Task, object], None]] = None) -> Dict[Hashable, list]:
+        from distributed import as_completed
+        kernels = self._ship_kernels(tasks)
+        futures = {}
+        for task in tasks:
+            ident, blob = kernels.get(id(task.kernel), (None, None))
+            key = f"damon-{task.run_dir.name}-{uuid.uuid4().hex[:8]}"
+            future = self.client.submit(attempt, task, self.accel, ident, blob, key=key,
+                                        resources={VM: 1}, pure=False)
+            futures[future] = task
+        collected = Collected(tasks, echo, after)
+        for future in as_completed(futures):
+            task = futures[future]
+            collected.add(task, self._collect(task, future))
+        return collected.by_cell()
+
+    def _ship_kernels(self, tasks: Sequence[Task]) -> Dict[int, tuple]:
+        """{id(kernel): (its content id, its tar scattered to the cluster)}."""
+        from harness.kernel import shipping
+        shipped = {}
+        for task in tasks:
+            if task.kernel is not None and id(task.kernel) not in shipped:
+                blob = self.client.scatter(shipping.pack(task.kernel))
+                shipped[id(task.kernel)] = (shipping.kernel_id(task.kernel), blob)
+        return shipped
+
+    def _collect(self, task: Task, future):
+        """The task's result, its run directory unpacked here; an ERROR with
+        every attempt when it was lost."""
+        from harness import report
+        try:
+            archive, last = future.result()
+        except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler...
+            attempts = self._attempts(future.key, done=None)
+            task.run_dir.mkdir(parents=True, exist_ok=True)
+            _keep_leftovers(attempts, task.run_dir)
+            write_task_file(task, {"runner": self.address, "attempts": attempts,
+                                   "lost": f"{type(exc).__name__}: {exc}"})
+            result = report.new_result(task.scenario, task.run_dir)
+            result.message = (f"lost on {len(attempts)} worker(s) "
+                              f"({', '.join(a['worker'] for a in attempts)}): "
+                              f"{type(exc).__name__}")
+            return result
+        finally:
+            future.release()
+        _unpack(archive, task.run_dir)
+        attempts = self._attempts(future.key, done=last)
+        _keep_leftovers(attempts, task.run_dir)
+        write_task_file(task, {"runner": self.address, "attempts": attempts})
+        return judged(task)
+
+    def _attempts(self, key: str, done: Optional[dict]) -> List[dict]:
+        """Every attempt at `key`, in order; all but `done` died with their worker."""
+        time.sleep(0.2)     # a dying worker's last event may still be on its way
+        started = [msg for _, msg in self.client.get_events(ATTEMPT_EVENT)
+                   if msg.get("key") == key]
+        for a in started:
+            a["outcome"] = "finished" if done and a["dir"] == done["dir"] else \
+                "its worker died"
+        return started
+
+
+def attempt(task: Task, accel: str, ident: Optional[str], blob: Optional[bytes]):
+    """On a worker: run the task in a directory of this host's cache and send
+    back (its run directory as a tar, where it ran)."""
+    from distributed import get_worker
+    from harness.kernel.shipping import unpacked
+    from harness.paths import cache_dir
+    worker = get_worker()
+    where = cache_dir("dask-attempts") / f"{task.run_dir.name}-{uuid.uuid4().hex[:8]}"
+    info = {"key": worker.get_current_task(), "worker": worker.address,
+            "host": os.uname().nodename, "pid": os.getpid(), "dir": str(where)}
+    worker.log_event(ATTEMPT_EVENT, info)
+    kernel = unpacked(task.kernel, ident, blob) if task.kernel is not None else None
+    local = replace(task, kernel=kernel, run_dir=where / task.run_dir.name)
+    run_task_process(local, accel, log=None)
+    archive = _pack(local.run_dir)
+    shutil.rmtree(where, ignore_errors=True)
+    return archive, info
+
+
+def _pack(run_dir: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(str(run_dir), arcname=".")
+    return buf.getvalue()
+
+
+def _unpack(archive: bytes, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(run_dir, filter="data")
+
+
+def _keep_leftovers(attempts: List[dict], run_dir: Path) -> None:
+    """What a died attempt left, when it is on this host: moved beside the
+    run as attempt-N; else its task.json entry says where it is."""
+    for n, a in enumerate(attempts, 1):
+        left = Path(a["dir"])
+        if a["outcome"] != "finished" and a["host"] == os.uname().nodename and left.is_dir():
+            shutil.move(str(left), str(run_dir / f"attempt-{n}"))
+            a["kept_as"] = f"attempt-{n}"
