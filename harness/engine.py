@@ -298,22 +298,33 @@ def _finish(result: report.ScenarioResult, run: Optional[Run], run_dir: Path,
     report.plot(result, run_dir / f"{result.name}.png")
 
 
-def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
-              accel: str = "auto", echo=print) -> List[report.ScenarioResult]:
-    """Validate every scenario first (bad input raises InputError before any
-    VM boots), then run them one after another and write the reports."""
+def load_suite(paths: Sequence[str], kernel=None) -> List[Scenario]:
+    """Every scenario validated (bad input raises InputError before any VM
+    boots), and fit for `kernel` when one is given."""
     scenarios = [load_scenario(p, check_kernel=kernel is None) for p in paths]
     if kernel is not None:
         from harness.kernel.needs import check_kernel
         check_kernel(scenarios, kernel)
+    return scenarios
+
+
+def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
+              accel: str = "auto", echo=print, repeat: int = 1,
+              runner=None, scenarios=None) -> List[report.ScenarioResult]:
+    """Run each scenario `repeat` times on `runner` (default: one after
+    another here) and write the reports. `scenarios`: already loaded."""
+    from harness.runner import LocalRunner, interleaved
+    scenarios = scenarios or load_suite(paths, kernel)
     out_dir = Path(out_dir) if out_dir else None
-    results = []
-    for sc in scenarios:
-        result = run_scenario(sc, kernel=kernel, accel=accel)
-        echo(report.summary_line(result))
-        results.append(result)
+    runner = runner or LocalRunner(accel)
+    tasks = interleaved([(i, sc, kernel, "") for i, sc in enumerate(scenarios)], repeat,
+                        lambda i, _: new_run_dir(f"scenario-{scenarios[i].name}"))
+    how = runner.describe(tasks)
+    echo(how)
+    by_cell = runner.run(tasks, echo=echo)
+    results = [r for i in range(len(scenarios)) for r in by_cell.get(i, [])]
     out_dir = out_dir or new_run_dir("suite")
-    report.write_reports(results, out_dir)
+    report.write_reports(results, out_dir, runner=how)
     echo(report.summary_table(results))
     echo(f"reports: {out_dir}")
     return results

@@ -139,10 +139,11 @@ def result_dict(result: ScenarioResult) -> dict:
     }
 
 
-def json_summary(results: Sequence[ScenarioResult], path: Path) -> Path:
+def json_summary(results: Sequence[ScenarioResult], path: Path, runner: str = "") -> Path:
     data = {"scenarios": [result_dict(r) for r in results],
             "comparisons": compare_reach_times(results),
-            "verdicts": {r.name: r.verdict for r in results}}
+            "verdicts": {r.name: r.verdict for r in results},
+            **({"runner": runner} if runner else {})}
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
     return Path(path)
 
@@ -238,14 +239,15 @@ def _draw_check(ax, c: CheckResult, div: float, tmax: float) -> None:
 
 # -------------------------------------------------------------- all at once
 
-def write_reports(results: Sequence[ScenarioResult], out_dir: Path) -> Dict[str, Path]:
+def write_reports(results: Sequence[ScenarioResult], out_dir: Path,
+                  runner: str = "") -> Dict[str, Path]:
     """junit.xml and summary.json in out_dir. A scenario's plot is drawn
     once, by the run, in its run directory; one without a run directory
     gets it drawn here."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"junit": junit_xml(results, out_dir / "junit.xml"),
-             "json": json_summary(results, out_dir / "summary.json")}
+             "json": json_summary(results, out_dir / "summary.json", runner)}
     for r in results:
         png = Path(r.run_dir) / f"{r.name}.png" if r.run_dir else plot(
             r, out_dir / f"{r.name}.png")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.commands.argtypes import flags_given, integer, positive_number
 from harness.commands.build import fragments_from
+from harness.commands.vmargs import add_runner_arguments, runner_for
 from harness.errors import InputError
 
 CORE_SCENARIOS = ("collapse", "hint-path", "migration", "memcg-convergence")
@@ -48,6 +49,7 @@ def register(subparsers) -> None:
                         help="also run DAMON's selftests and KUnit cases on each side's test "
                              "kernel; a test that passes on base only is a regression")
     parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+    add_runner_arguments(parser)
     parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
     parser.add_argument("--report-only", metavar="DIR",
                         help="judge a comparison's saved runs again and rewrite its reports "
@@ -131,6 +133,7 @@ def run(args) -> int:
     test_fragments = _checked_test_inputs(args, specs) if args.selftests else None
     scenarios = [load_scenario(p, check_kernel=False)
                  for p in scenario_paths(args.scenarios or CORE_SCENARIOS)]
+    runner = runner_for(args)
     out = run_dir_for(checked_out(args.out),
                       dir_kind(specs, [sc.name for sc in scenarios], args.repeat))
     started = time.monotonic()
@@ -142,7 +145,7 @@ def run(args) -> int:
         check_kernel(scenarios, kernel, f"--{name}-kernel" if specs[name]["kernel"]
                      else "--config")
     outcome = matrix.compare(scenarios, kernels, specs, args.repeat, args.threshold, out,
-                             args.accel, echo=progress, timing={"build_s": build_s},
+                             runner, echo=progress, timing={"build_s": build_s},
                              test_fragments=test_fragments)
     print(outcome.text, end="")
     print(f"reports: {out}", file=sys.stderr)

@@ -4,7 +4,8 @@ set ours beside theirs."""
 import sys
 
 from harness.commands.argtypes import flags_given, integer
-from harness.commands.vmargs import add_scenario_run_arguments, kernel_override
+from harness.commands.vmargs import (add_runner_arguments, add_scenario_run_arguments,
+                                     kernel_override, runner_for)
 from harness.errors import InputError
 
 EXIT = {"REPRODUCED": 0, "DIFFERS": 1, "NOT COMPARABLE": 3}
@@ -23,6 +24,7 @@ def register(subparsers) -> None:
     parser.add_argument("--repeat", type=integer(1, 100, "runs"), metavar="N",
                         help="runs of each (default: the reproduction's own runs:)")
     add_scenario_run_arguments(parser, "reproduction")
+    add_runner_arguments(parser)
     parser.add_argument("--out", metavar="DIR", help="where runs and reports go")
     parser.add_argument("--report-only", metavar="DIR",
                         help="judge a reproduction's saved runs again and rewrite its reports "
@@ -45,8 +47,9 @@ def run(args) -> int:
                   f"{'':<28} {exp.description}")
         return 0
     kernel = _kernel(args, [sc for exp in experiments for sc in exp.variants.values()])
+    runner = runner_for(args)
     out = run_dir_for(checked_out(args.out), "reproduce")
-    reports = [_one(exp, kernel, args, out) for exp in experiments]
+    reports = [_one(exp, kernel, runner, args, out) for exp in experiments]
     (out / "reproduce.txt").write_text("\n".join(text for _, text in reports))
     print(f"reports: {out}", file=sys.stderr)
     return max(EXIT[verdict] for verdict, _ in reports)
@@ -75,13 +78,13 @@ def _kernel(args, scenarios):
     return kernel
 
 
-def _one(exp, kernel, args, out):
+def _one(exp, kernel, runner, args, out):
     """Every condition once per repeat, interleaved, then the report."""
     from harness import reproduce
     from harness.kernel.prebuilt import default_kernel
     from harness.kernel.spec import kernel_for
     from harness.report import progress
-    from harness.runner import LocalRunner, interleaved
+    from harness.runner import interleaved
     kernels = {cond: kernel or kernel_for(sc.kernel) or default_kernel()
                for cond, sc in exp.variants.items()}
     described = "; ".join(dict.fromkeys(reproduce.kernel_line(k) for k in kernels.values()))
@@ -90,7 +93,10 @@ def _one(exp, kernel, args, out):
     tasks = interleaved(cells, args.repeat or exp.reference.runs,
                         lambda cond, i: out / exp.name / reproduce.run_dir_name(cond, i))
     results = {cond: [] for cond in exp.variants}
-    results.update(LocalRunner(args.accel).run(tasks, echo=progress))
+    how = runner.describe(tasks)
+    progress(how)
+    (out / exp.name / "runner.txt").write_text(how + "\n")
+    results.update(runner.run(tasks, echo=progress))
     rep = reproduce.judge(exp, results)
     body = reproduce.write(rep, described, out / exp.name)
     print(body)

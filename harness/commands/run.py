@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from harness.commands.vmargs import add_scenario_run_arguments, kernel_override
+from harness.commands.argtypes import integer
+from harness.commands.vmargs import (add_runner_arguments, add_scenario_run_arguments,
+                                     kernel_override, runner_for)
 from harness.paths import REPO_ROOT
 
 SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
@@ -19,6 +21,9 @@ def register(subparsers) -> None:
                              f"(default: {' '.join(DEFAULT_SUITE)})")
     add_scenario_run_arguments(parser, "scenario")
     parser.add_argument("--out", metavar="DIR", help="where the suite's reports go")
+    parser.add_argument("--repeat", type=integer(1, 1000, "repeats"), default=1, metavar="N",
+                        help="run each scenario N times, repeat by repeat")
+    add_runner_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -37,6 +42,9 @@ def run(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         check_output_dir(out, "--out")
-    results = engine.run_suite(scenario_paths(args.scenarios), out_dir=out,
-                               kernel=kernel, accel=args.accel)
+    paths = scenario_paths(args.scenarios)
+    scenarios = engine.load_suite(paths, kernel)
+    results = engine.run_suite(paths, out_dir=out, kernel=kernel, accel=args.accel,
+                               repeat=args.repeat, runner=runner_for(args),
+                               scenarios=scenarios)
     return engine.exit_code(results)

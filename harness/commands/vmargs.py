@@ -59,3 +59,28 @@ def kernel_override(args):
             raise InputError("--modules", "only applies together with --kernel")
         return None
     return user_kernel(args.kernel, args.modules)
+
+
+def add_runner_arguments(parser) -> None:
+    """Where a matrix of runs runs: this host, `--jobs` at once, or a cluster."""
+    from harness.commands.argtypes import integer
+    parser.add_argument("--jobs", type=integer(1, 256, "VMs at once"), default=None,
+                        metavar="N",
+                        help="VMs at once on this host (default: as many as its cores and "
+                             "memory hold without sharing: 1 on 2 cores)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run on the Dask scheduler at ADDRESS (e.g. tcp://lab1:8786) "
+                             "whose workers declare --resources VM=N")
+
+
+def runner_for(args):
+    """The runner the flags ask for; a cluster is reached (or refused) now,
+    before anything builds or boots."""
+    from harness.runner import LocalRunner
+    if args.cluster:
+        if args.jobs is not None:
+            raise InputError("--jobs", "is for this host; on --cluster each worker's VM "
+                                       "resource says how many VMs it runs")
+        from harness.dask_runner import DaskRunner, connect
+        return DaskRunner(connect(args.cluster), args.accel)
+    return LocalRunner(args.accel, args.jobs)

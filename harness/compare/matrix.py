@@ -54,21 +54,24 @@ INPUTS = "compare-inputs.json"
 
 
 def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, dict],
-            repeat: int, threshold: float, out: Path, accel: str, echo=print,
+            repeat: int, threshold: float, out: Path, runner, echo=print,
             timing: dict = None, test_fragments: Optional[Dict[str, Sequence[str]]] = None
             ) -> Outcome:
     """test_fragments: also run DAMON's selftests and KUnit on each side's
     test kernel, built with that side's fragments."""
+    tasks = matrix_tasks(scenarios, kernels, repeat, out)
     inputs = {"sides": {name: describe(spec) for name, spec in specs.items()},
               "repeat": repeat, "scenarios": [sc.name for sc in scenarios],
-              "kernels": {k: v.describe() for k, v in kernels.items()}}
+              "kernels": {k: v.describe() for k, v in kernels.items()},
+              "runner": runner.describe(tasks)}
     (out / INPUTS).write_text(json.dumps(inputs, indent=2, default=str) + "\n")
+    echo(inputs["runner"])
     started = time.monotonic()
-    runs = run_all(scenarios, kernels, repeat, out, accel, echo)
+    runs = run_all(tasks, scenarios, runner, echo)
     if test_fragments is not None:
         for side in SIDES:
             selftests.run_side(specs[side], test_fragments[side], out / side / selftests.DIR,
-                               accel, echo)
+                               runner.accel, echo)
     timing = {**(timing or {}), "runs_s": round(time.monotonic() - started, 1),
               "run_wall_s": {f"{side}/{name}": [round(r.wall_time, 1) for r in rs]
                              for (side, name), rs in runs.items()}}
@@ -88,7 +91,8 @@ def report_runs(scenarios: Sequence, runs: Dict, inputs: dict, threshold: float,
         report.plot(sc.name, {side: runs[(side, sc.name)] for side in SIDES},
                     out / f"{sc.name}.png")
     rows += selftests.rows(out)
-    text = report.table(rows, inputs["sides"], inputs["repeat"], threshold)
+    text = report.table(rows, inputs["sides"], inputs["repeat"], threshold,
+                        inputs.get("runner", ""))
     call = analysis.overall(rows)
     text += f"\ncompare: {call}\n"
     (out / "compare.txt").write_text(text)
@@ -131,16 +135,18 @@ def _saved_inputs(out: Path) -> dict:
             "kernels": old.get("kernels", {}), "timing": old.get("timing", {})}
 
 
-def run_all(scenarios, kernels, repeat: int, out: Path, accel: str, echo) -> Dict:
+def matrix_tasks(scenarios, kernels, repeat: int, out: Path):
     """A B A B ...: each repeat runs every scenario on base, then on patched,
     so drift on the host falls on both kernels alike."""
-    from harness.runner import LocalRunner, interleaved
+    from harness.runner import interleaved
     cells = [((side, sc.name), sc, kernels[side], side) for side in SIDES for sc in scenarios]
-    tasks = interleaved(cells, repeat, lambda key, rep: out / key[0] / f"{key[1]}-{rep}")
+    return interleaved(cells, repeat, lambda key, rep: out / key[0] / f"{key[1]}-{rep}")
 
+
+def run_all(tasks, scenarios, runner, echo) -> Dict:
     def mark_side(task, _result):
         (task.run_dir / "compare-side.json").write_text(json.dumps({"side": task.key[0],
                                                                     "repeat": task.repeat}))
-    runs = LocalRunner(accel).run(tasks, echo=echo, after=mark_side)
+    runs = runner.run(tasks, echo=echo, after=mark_side)
     return {(side, sc.name): runs.get((side, sc.name), []) for side in SIDES
             for sc in scenarios}

@@ -10,11 +10,14 @@ from harness.compare.analysis import Row
 from harness.compare.figures import MiB, shown
 from harness.compare.stats import ALPHA
 
-def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: float) -> str:
+def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: float,
+          runner: str = "") -> str:
     lines = [f"base:    {sides['base']}", f"patched: {sides['patched']}",
              f"{repeat} runs per kernel, interleaved; a change is called when p < {ALPHA:g} "
              f"(Mann-Whitney U) and it is at least {threshold:g} % of the base median; "
-             f"CI: 95 % bootstrap of the difference of medians.", ""]
+             f"CI: 95 % bootstrap of the difference of medians."]
+    lines += [f"runs: {runner}"] if runner else []
+    lines.append("")
     header = (f"{'scenario':<20} {'figure':<44} {'base':>11} {'patched':>11} {'change':>8} "
               f"{'p':>7}  call")
     lines += [header, "-" * len(header)]
