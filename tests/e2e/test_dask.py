@@ -1,0 +1,119 @@
+"""A matrix on a real Dask scheduler with two real worker processes on
+127.0.0.1, against the same matrix run serially: 2 scenarios x 2 repeats.
+
+One worker is killed (SIGKILL, by its pid) while a VM runs on it. Every
+result must still arrive, with the same verdicts and the same artefacts as
+the serial run; the retry must be recorded with what the first attempt left;
+and no QEMU may be left on the machine.
+
+The scenarios are two negative controls cut to 20 s: what they check holds
+even when the two VMs share the host's two cores, as they do here.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from harness.dask_local import LocalCluster
+from harness.paths import REPO_ROOT
+
+pytestmark = pytest.mark.vm
+
+SCENARIOS = ("collapse-stat-control", "migration-nomatch-control")
+SECONDS = 20
+# Files a run may have or not whoever ran it: the runner's own records.
+RUNNER_FILES = {"task.json", "task.log"}
+
+
+def quick(name: str, where: Path) -> Path:
+    doc = yaml.safe_load((REPO_ROOT / "tests" / "scenarios" / f"{name}.yaml").read_text())
+    doc["sample"]["duration"] = f"{SECONDS}s"
+    for e in doc["expect"]:
+        if "reaches" in e:
+            e["reaches"]["within"] = f"{SECONDS}s"
+    path = where / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def harness_run(args, out: Path, results: Path, **popen):
+    env = {**os.environ, "DAMON_HARNESS_RESULTS": str(results)}
+    return subprocess.Popen([sys.executable, "-m", "harness", "run", *args, "--repeat", "2",
+                             "--out", str(out)], cwd=REPO_ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+
+
+def runs_of(out: Path) -> dict:
+    """{(scenario, n-th run of it): (verdict, its files)} from a suite's summary."""
+    seen, runs = {}, {}
+    for s in json.loads((out / "summary.json").read_text())["scenarios"]:
+        seen[s["name"]] = seen.get(s["name"], 0) + 1
+        run_dir = Path(s["run_dir"])
+        files = {str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
+                 if p.is_file() and not str(p.relative_to(run_dir)).startswith("attempt-")}
+        runs[(s["name"], seen[s["name"]])] = (s["verdict"], files - RUNNER_FILES, run_dir)
+    return runs
+
+
+def qemus_since(start: float):
+    found = []
+    for p in psutil.process_iter(["name", "create_time"]):
+        if (p.info["name"] or "").startswith("qemu-system") and p.info["create_time"] >= start:
+            found.append(p)
+    return found
+
+
+def kill_a_worker_while_its_vm_runs(cluster: LocalCluster, started: float, timeout=240) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for worker in cluster.workers:
+            kids = psutil.Process(worker.pid).children(recursive=True)
+            if any((k.name() or "").startswith("qemu-system") for k in kids):
+                time.sleep(3)       # the guest is up and the run under way
+                os.kill(worker.pid, signal.SIGKILL)
+                return worker.pid
+        time.sleep(0.5)
+    pytest.fail("no worker ever ran a VM")
+
+
+def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tmp_path):
+    started = time.time()
+    paths = [str(quick(name, tmp_path)) for name in SCENARIOS]
+    serial = harness_run(paths, tmp_path / "serial", tmp_path / "serial-runs")
+    serial_out = serial.communicate()[0]
+    print(serial_out)
+    assert serial.returncode == 0
+    (tmp_path / "logs").mkdir()
+    with LocalCluster(workers=2, vms=1, log_dir=tmp_path / "logs") as cluster:
+        dask = harness_run(paths + ["--cluster", cluster.address], tmp_path / "dask",
+                           tmp_path / "dask-runs")
+        killed = kill_a_worker_while_its_vm_runs(cluster, started)
+        dask_out = dask.communicate(timeout=900)[0]
+    print(dask_out)
+    assert dask.returncode == serial.returncode
+    assert "2 workers with 2 VM slots" in dask_out
+
+    ours, theirs = runs_of(tmp_path / "dask"), runs_of(tmp_path / "serial")
+    assert set(ours) == set(theirs) and len(ours) == 4
+    for cell in theirs:
+        assert ours[cell][0] == theirs[cell][0] == "PASS", cell
+        assert ours[cell][1] == theirs[cell][1], f"{cell}: files differ"
+
+    tasks = [json.loads((run_dir / "task.json").read_text()) for _, _, run_dir in ours.values()]
+    retried = [t for t in tasks if len(t["attempts"]) > 1]
+    assert len(retried) == 1, tasks
+    first, second = retried[0]["attempts"]
+    assert first["outcome"] == "its worker died" and first["pid"] == killed
+    assert second["outcome"] == "finished" and second["pid"] != killed
+    kept = [run_dir for _, _, run_dir in ours.values() if (run_dir / "attempt-1").is_dir()]
+    assert len(kept) == 1 and (kept[0] / "attempt-1").rglob("*")
+    assert all(len(t["attempts"]) == 1 for t in tasks if t not in retried)
+    assert not qemus_since(started), "a QEMU outlived the test"
