@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-long test-unit bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare bench-reproduce reproduce
+.PHONY: setup run test test-long test-unit bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare bench-reproduce bench-runner reproduce
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -43,3 +43,6 @@ bench-compare: setup
 
 bench-reproduce: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/reproduce_bench.py
+
+bench-runner: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/runner_bench.py
