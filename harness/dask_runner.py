@@ -103,12 +103,10 @@ class DaskRunner:
     def run(self, tasks: Sequence[Task], echo=print,
             after: Optional[Callable[[Task, object], None]] = None) -> Dict[Hashable, list]:
         from distributed import as_completed
-        kernels = self._ship_kernels(tasks)
         futures = {}
-        for task in tasks:
-            ident, blob = kernels.get(id(task.kernel), (None, None))
+        for task, (shipped, ident, blob) in zip(tasks, self._ship_kernels(tasks)):
             key = f"damon-{task.run_dir.name}-{uuid.uuid4().hex[:8]}"
-            future = self.client.submit(attempt, task, self.accel, ident, blob, key=key,
+            future = self.client.submit(attempt, shipped, self.accel, ident, blob, key=key,
                                         resources={VM: 1}, pure=False)
             futures[future] = task
         collected = Collected(tasks, echo, after)
@@ -117,15 +115,25 @@ class DaskRunner:
             collected.add(task, self._collect(task, future))
         return collected.by_cell()
 
-    def _ship_kernels(self, tasks: Sequence[Task]) -> Dict[int, tuple]:
-        """{id(kernel): (its content id, its tar scattered to the cluster)}."""
+    def _ship_kernels(self, tasks: Sequence[Task]) -> List[tuple]:
+        """The tasks, each with its kernel resolved here (built or fetched
+        once per spec) and shipped: (content id, tar scattered to the cluster)."""
         from harness.kernel import shipping
-        shipped = {}
+        from harness.kernel.prebuilt import default_kernel
+        from harness.kernel.spec import kernel_for
+        resolved, shipped, out = {}, {}, []
         for task in tasks:
-            if task.kernel is not None and id(task.kernel) not in shipped:
-                blob = self.client.scatter(shipping.pack(task.kernel))
-                shipped[id(task.kernel)] = (shipping.kernel_id(task.kernel), blob)
-        return shipped
+            kernel = task.kernel
+            if kernel is None:
+                spec = repr(task.scenario.kernel)
+                if spec not in resolved:
+                    resolved[spec] = kernel_for(task.scenario.kernel) or default_kernel()
+                kernel = resolved[spec]
+            if id(kernel) not in shipped:
+                shipped[id(kernel)] = (shipping.kernel_id(kernel),
+                                       self.client.scatter(shipping.pack(kernel)))
+            out.append((replace(task, kernel=kernel), *shipped[id(kernel)]))
+        return out
 
     def _collect(self, task: Task, future):
         """The task's result, its run directory unpacked here; an ERROR with
@@ -163,7 +171,7 @@ class DaskRunner:
         return started
 
 
-def attempt(task: Task, accel: str, ident: Optional[str], blob: Optional[bytes]):
+def attempt(task: Task, accel: str, ident: str, blob: bytes):
     """On a worker: run the task in a directory of this host's cache and send
     back (its run directory as a tar, where it ran)."""
     from distributed import get_worker
@@ -174,8 +182,8 @@ def attempt(task: Task, accel: str, ident: Optional[str], blob: Optional[bytes])
     info = {"key": worker.get_current_task(), "worker": worker.address,
             "host": os.uname().nodename, "pid": os.getpid(), "dir": str(where)}
     worker.log_event(ATTEMPT_EVENT, info)
-    kernel = unpacked(task.kernel, ident, blob) if task.kernel is not None else None
-    local = replace(task, kernel=kernel, run_dir=where / task.run_dir.name)
+    local = replace(task, kernel=unpacked(task.kernel, ident, blob),
+                    run_dir=where / task.run_dir.name)
     run_task_process(local, accel, log=None)
     archive = _pack(local.run_dir)
     shutil.rmtree(where, ignore_errors=True)
