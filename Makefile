@@ -10,7 +10,7 @@ run: setup
 	./damon-harness run
 
 test: setup
-	scripts/run-tests tests -m "not long"
+	scripts/run-tests tests -m "not long" --durations=40
 
 # Every reproduction of a published result (about 25 minutes).
 reproduce: setup

@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Dict, Hashable, List, Optional, Sequence
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from harness.errors import InputError
 from harness.runner import Collected, Task, judged, run_task_process, write_task_file
@@ -110,9 +110,13 @@ class DaskRunner:
                                         resources={VM: 1}, pure=False)
             futures[future] = task
         collected = Collected(tasks, echo, after)
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=self.client.loop):
             task = futures[future]
-            collected.add(task, self._collect(task, future))
+            result, attempts = self._collect(task, future)
+            collected.add(task, result)
+            if len(attempts) > 1:
+                echo(f"  {task.run_dir.name}: {len(attempts)} attempts: " + "; ".join(
+                    f"{a['worker']} ({a['outcome']})" for a in attempts))
         return collected.by_cell()
 
     def _ship_kernels(self, tasks: Sequence[Task]) -> List[tuple]:
@@ -135,9 +139,9 @@ class DaskRunner:
             out.append((replace(task, kernel=kernel), *shipped[id(kernel)]))
         return out
 
-    def _collect(self, task: Task, future):
-        """The task's result, its run directory unpacked here; an ERROR with
-        every attempt when it was lost."""
+    def _collect(self, task: Task, future) -> Tuple[object, List[dict]]:
+        """(the task's result, every attempt at it); its run directory is
+        unpacked here; the result is an ERROR when the task was lost."""
         from harness import report
         try:
             archive, last = future.result()
@@ -151,14 +155,14 @@ class DaskRunner:
             result.message = (f"lost on {len(attempts)} worker(s) "
                               f"({', '.join(a['worker'] for a in attempts)}): "
                               f"{type(exc).__name__}")
-            return result
+            return result, attempts
         finally:
             future.release()
         _unpack(archive, task.run_dir)
         attempts = self._attempts(future.key, done=last)
         _keep_leftovers(attempts, task.run_dir)
         write_task_file(task, {"runner": self.address, "attempts": attempts})
-        return judged(task)
+        return judged(task), attempts
 
     def _attempts(self, key: str, done: Optional[dict]) -> List[dict]:
         """Every attempt at `key`, in order; all but `done` died with their worker."""
@@ -207,7 +211,9 @@ def _keep_leftovers(attempts: List[dict], run_dir: Path) -> None:
     """What a died attempt left, when it is on this host: moved beside the
     run as attempt-N; else its task.json entry says where it is."""
     for n, a in enumerate(attempts, 1):
-        left = Path(a["dir"])
+        left = Path(a["dir"]) / run_dir.name
         if a["outcome"] != "finished" and a["host"] == os.uname().nodename and left.is_dir():
+            (left / "overlay.qcow2").unlink(missing_ok=True)    # the guest's scratch disk
             shutil.move(str(left), str(run_dir / f"attempt-{n}"))
+            shutil.rmtree(a["dir"], ignore_errors=True)
             a["kept_as"] = f"attempt-{n}"

@@ -6,7 +6,7 @@ result must still arrive, with the same verdicts and the same artefacts as
 the serial run; the retry must be recorded with what the first attempt left;
 and no QEMU may be left on the machine.
 
-The scenarios are two negative controls cut to 20 s: what they check holds
+The scenarios are two negative controls cut to 12 s: what they check holds
 even when the two VMs share the host's two cores, as they do here.
 """
 
@@ -28,7 +28,7 @@ from harness.paths import REPO_ROOT
 pytestmark = pytest.mark.vm
 
 SCENARIOS = ("collapse-stat-control", "migration-nomatch-control")
-SECONDS = 20
+SECONDS = 12
 # Files a run may have or not whoever ran it: the runner's own records.
 RUNNER_FILES = {"task.json", "task.log"}
 
@@ -71,9 +71,9 @@ def qemus_since(start: float):
     return found
 
 
-def kill_a_worker_while_its_vm_runs(cluster: LocalCluster, started: float, timeout=240) -> int:
+def kill_a_worker_while_its_vm_runs(cluster: LocalCluster, harness, timeout=240) -> int:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and harness.poll() is None:
         for worker in cluster.workers:
             kids = psutil.Process(worker.pid).children(recursive=True)
             if any((k.name() or "").startswith("qemu-system") for k in kids):
@@ -81,7 +81,7 @@ def kill_a_worker_while_its_vm_runs(cluster: LocalCluster, started: float, timeo
                 os.kill(worker.pid, signal.SIGKILL)
                 return worker.pid
         time.sleep(0.5)
-    pytest.fail("no worker ever ran a VM")
+    return 0     # no VM ever ran: the assertions below say what went wrong
 
 
 def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tmp_path):
@@ -95,9 +95,10 @@ def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tm
     with LocalCluster(workers=2, vms=1, log_dir=tmp_path / "logs") as cluster:
         dask = harness_run(paths + ["--cluster", cluster.address], tmp_path / "dask",
                            tmp_path / "dask-runs")
-        killed = kill_a_worker_while_its_vm_runs(cluster, started)
+        killed = kill_a_worker_while_its_vm_runs(cluster, dask)
         dask_out = dask.communicate(timeout=900)[0]
     print(dask_out)
+    assert killed, "no worker ever ran a VM"
     assert dask.returncode == serial.returncode
     assert "2 workers with 2 VM slots" in dask_out
 
@@ -114,6 +115,7 @@ def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tm
     assert first["outcome"] == "its worker died" and first["pid"] == killed
     assert second["outcome"] == "finished" and second["pid"] != killed
     kept = [run_dir for _, _, run_dir in ours.values() if (run_dir / "attempt-1").is_dir()]
-    assert len(kept) == 1 and (kept[0] / "attempt-1").rglob("*")
+    assert len(kept) == 1 and (kept[0] / "attempt-1" / "console.log").stat().st_size > 0
+    assert f"{kept[0].name}: 2 attempts" in dask_out
     assert all(len(t["attempts"]) == 1 for t in tasks if t not in retried)
     assert not qemus_since(started), "a QEMU outlived the test"
