@@ -234,6 +234,23 @@ def test_a_condition_run_saves_its_own_scenario(tmp_path):
     assert saved["name"] == "collapse-vs-hugepage-madvise-hugepage"
 
 
+def test_a_run_of_an_extending_file_saves_what_ran_not_the_file(tmp_path):
+    """The control's run saved its `extends:` file, which judge then refused."""
+    import yaml
+    from harness import engine, judge
+    control = reproduce.REPRODUCTION_DIR / "controls" / "hotcold-tiering-no-demotion.yaml"
+    sc = reproduce.load_one(control, check_kernel=False).variants[""]
+    engine._save_scenario(sc, tmp_path)
+    saved = yaml.safe_load((tmp_path / "scenario.yaml").read_text())
+    assert "extends" not in saved and "overrides" not in saved
+    assert saved["damon"]["kdamonds"][0]["contexts"][0]["schemes"][1]["action"] == "stat"
+    (tmp_path / "result.json").write_text("{}")
+    assert judge.load_run(tmp_path).expect[3].should == "fail"
+    plain = reproduce.REPRODUCTION_DIR / "hotcold-tiering.yaml"
+    engine._save_scenario(reproduce.load_one(plain, check_kernel=False).variants[""], tmp_path)
+    assert (tmp_path / "scenario.yaml").read_text() == plain.read_text()
+
+
 def test_a_captured_memcg_reproduction_compares_scale_free_figures(tmp_path):
     """memcg-moving-window as it ran on a real guest: both cgroups' relative
     error and relative spread within the published ones' bands."""
