@@ -45,8 +45,10 @@ class Task:
     def inputs(self) -> dict:
         """The task's inputs named by content: the scenario as it will run and
         the kernel's files."""
+        import yaml
         from harness.kernel.shipping import kernel_id
-        scenario = pickle.dumps(self.scenario)
+        raw = getattr(self.scenario, "raw", self.scenario)
+        scenario = yaml.safe_dump(raw, sort_keys=True).encode()
         return {"scenario": hashlib.sha256(scenario).hexdigest()[:16],
                 "kernel": kernel_id(self.kernel) if self.kernel is not None else "default"}
 

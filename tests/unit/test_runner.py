@@ -72,6 +72,9 @@ def test_jobs_default_to_what_the_cores_hold_and_the_report_says_when_vms_share(
     monkeypatch.setenv("DAMON_HARNESS_MAX_GUEST_MEMORY", "6G")
     assert runner.default_jobs([task]) == 3     # memory, not cores, is the limit
     assert "SHARED" in runner.sharing_line(2, [task], 2)
+    again = _task_of("collapse", tmp_path)
+    assert task.inputs() == again.inputs() and task.inputs()["kernel"] == "default"
+    assert _task_of("migration", tmp_path).inputs()["scenario"] != task.inputs()["scenario"]
     assert "no VM shared" in runner.sharing_line(8, [task], 16)
 
 
