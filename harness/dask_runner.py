@@ -152,9 +152,9 @@ class DaskRunner:
             write_task_file(task, {"runner": self.address, "attempts": attempts,
                                    "lost": f"{type(exc).__name__}: {exc}"})
             result = report.new_result(task.scenario, task.run_dir)
-            result.message = (f"lost on {len(attempts)} worker(s) "
+            result.message = (f"no result from {len(attempts)} attempt(s) "
                               f"({', '.join(a['worker'] for a in attempts)}): "
-                              f"{type(exc).__name__}")
+                              f"{type(exc).__name__}: {str(exc)[:160]}")
             return result, attempts
         finally:
             future.release()
