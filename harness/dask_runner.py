@@ -147,6 +147,8 @@ class DaskRunner:
             archive, last = future.result()
         except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler...
             attempts = self._attempts(future.key, done=None)
+            if attempts and type(exc).__name__ != "KilledWorker":
+                attempts[-1]["outcome"] = f"raised {type(exc).__name__}"
             task.run_dir.mkdir(parents=True, exist_ok=True)
             _keep_leftovers(attempts, task.run_dir)
             write_task_file(task, {"runner": self.address, "attempts": attempts,
