@@ -24,12 +24,12 @@ class LocalCluster:
     no nanny, so a worker's pid is the process that runs its tasks."""
 
     def __init__(self, workers: int = 2, vms: int = 1, log_dir: Optional[Path] = None,
-                 allowed_failures: int = 1):
+                 allowed_failures: int = 1, env: Optional[dict] = None):
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.log_dir = Path(log_dir or "/tmp")
         env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES":
-               str(allowed_failures)}
+               str(allowed_failures), **(env or {})}
         self.scheduler = self._start("scheduler", ["distributed.cli.dask_scheduler",
                                                    "--host", "127.0.0.1", "--port",
                                                    str(self.port), "--no-dashboard"], env)

@@ -182,12 +182,13 @@ def attempt(task: Task, accel: str, ident: str, blob: bytes):
     back (its run directory as a tar, where it ran)."""
     from distributed import get_worker
     from harness.kernel.shipping import unpacked
-    from harness.paths import cache_dir
+    from harness.paths import cache_dir, cache_root
     worker = get_worker()
-    where = cache_dir("dask-attempts") / f"{task.run_dir.name}-{uuid.uuid4().hex[:8]}"
+    where = cache_root() / "dask-attempts" / f"{task.run_dir.name}-{uuid.uuid4().hex[:8]}"
     info = {"key": worker.get_current_task(), "worker": worker.address,
             "host": os.uname().nodename, "pid": os.getpid(), "dir": str(where)}
-    worker.log_event(ATTEMPT_EVENT, info)
+    worker.log_event(ATTEMPT_EVENT, info)     # first: whatever fails next, it is on record
+    cache_dir("dask-attempts")
     local = replace(task, kernel=unpacked(task.kernel, ident, blob),
                     run_dir=where / task.run_dir.name)
     run_task_process(local, accel, log=None)
