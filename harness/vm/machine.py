@@ -5,7 +5,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,25 +150,22 @@ class VM(Guest):
         if self.child is None:
             return
         if self.child.isalive() and self.guest and self.guest.client:
-            _bounded(self._power_off, 4)
+            try:
+                self.guest.run("sync; echo o > /proc/sysrq-trigger", timeout=3)
+            except Exception:  # noqa: BLE001 - the VM is going away regardless
+                pass
         deadline = time.monotonic() + POWEROFF_WAIT_S
         while self.child.isalive() and time.monotonic() < deadline:
             time.sleep(0.1)
         if self.child.isalive():
             self.child.terminate(force=True)
         if self.guest:
-            _bounded(self.guest.close, 5)
+            self.guest.close()
         self.watcher.join(5)
         self.child.close()
         (self.run_dir / "overlay.qcow2").unlink(missing_ok=True)
         self._write_meta(wall_seconds=round(time.monotonic() - self.started_at, 2),
                          crash=self.watcher.crash_reason)
-
-    def _power_off(self) -> None:
-        try:
-            self.guest.run("sync; echo o > /proc/sysrq-trigger", timeout=3)
-        except Exception:  # noqa: BLE001 - the VM is going away regardless
-            pass
 
     def _write_meta(self, **fields) -> None:
         if not self.meta:
@@ -177,16 +173,6 @@ class VM(Guest):
                          "image": {"name": self.image.name, "digest": self.image.digest}}
         self.meta.update(fields)
         (self.run_dir / "vm.json").write_text(json.dumps(self.meta, indent=2) + "\n")
-
-
-def _bounded(step, seconds: float) -> None:
-    """A teardown step over SSH, given `seconds` at most. An interrupt that
-    lands inside paramiko may leave one of its locks held (a signal between
-    an acquire and its try), and the next call would then wait on it forever;
-    the likeliest cause of the one time `boot` outlived a SIGINT by 30 s."""
-    worker = threading.Thread(target=step, daemon=True)
-    worker.start()
-    worker.join(seconds)
 
 
 def free_port() -> int:
