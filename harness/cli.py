@@ -38,6 +38,10 @@ def _terminate(signum, _frame):
 def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
+    # A shell without job control starts background commands with SIGINT
+    # ignored, and Python keeps it so: `kill -INT` then left the harness and
+    # its QEMU running (make test's SIGINT case, run from such a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     atexit.register(kill_all)
     argv = list(sys.argv[1:] if argv is None else argv)
     guest_cmd = []
