@@ -279,7 +279,7 @@ def _save_scenario(sc: Scenario, run_dir: Path) -> None:
     """The scenario file as written (comments and all) when it is what ran;
     else (a condition, a file that extends another) what ran."""
     text = Path(sc.path).read_text() if sc.path and Path(sc.path).is_file() else None
-    if text is None or sc.condition or "extends" in (yaml.safe_load(text) or {}):
+    if text is None or sc.derived:
         text = yaml.safe_dump(sc.raw, sort_keys=False)
     (run_dir / rundir.SCENARIO).write_text(text)
 

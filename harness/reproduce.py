@@ -75,12 +75,13 @@ def load_one(path: Path, check_kernel: bool = True, name: str = "") -> Experimen
     raw = {**(document or raw), "name": raw.get("name") or name or path.stem}
     if "conditions" not in raw:
         sc = parse_scenario(raw, path.name, str(path), check_kernel=check_kernel)
+        sc.derived = document is not None
         return Experiment(sc.name, sc.description, sc.reference, {"": sc}, str(path), document)
     variants = {cond: parse_scenario(doc, f"{path.name} [{cond}]", str(path),
                                      check_kernel=check_kernel)
                 for cond, doc in conditions.variants(raw, at)}
     for cond, sc in variants.items():
-        sc.condition = cond
+        sc.condition, sc.derived = cond, True
     ctx = Context(base_dir=path.parent)
     ctx.extra["figure_names"] = conditions.figure_names(variants)
     ref = model(Reference)(raw["reference"], at / "reference", ctx)

@@ -961,7 +961,8 @@ class Scenario:
     reference: Optional[Reference] = key(model(Reference))
     path: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)
-    condition: str = ""     # a reproduction's condition: raw is this variant, not the file
+    condition: str = ""     # a reproduction's condition
+    derived: bool = False   # raw was made from the file (a condition, extends:), not read as is
 
     def reference_size(self, m: Metric, facts: RunFacts) -> Optional[float]:
         """What a percentage of metric m refers to, in this run."""
