@@ -142,12 +142,13 @@ class DaskRunner:
     def _collect(self, task: Task, future) -> Tuple[object, List[dict]]:
         """(the task's result, every attempt at it); its run directory is
         unpacked here; the result is an ERROR when the task was lost."""
+        from distributed import KilledWorker
         from harness import report
         try:
             archive, last = future.result()
         except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler...
             attempts = self._attempts(future.key, done=None)
-            if attempts and type(exc).__name__ != "KilledWorker":
+            if attempts and not isinstance(exc, KilledWorker):
                 attempts[-1]["outcome"] = f"raised {type(exc).__name__}"
             task.run_dir.mkdir(parents=True, exist_ok=True)
             _keep_leftovers(attempts, task.run_dir)
