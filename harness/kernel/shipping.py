@@ -13,7 +13,7 @@ import tarfile
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 
 from harness.kernel.artifact import Kernel
 
@@ -30,14 +30,24 @@ def _files(kernel: Kernel) -> Iterator[Tuple[str, Path]]:
             yield f"{MODULES}/{path.relative_to(root)}", path
 
 
+_known_ids: Dict[tuple, str] = {}
+
+
 def kernel_id(kernel: Kernel) -> str:
-    """A hash of the kernel's files' names and contents."""
-    digest = hashlib.sha256()
-    for name, path in _files(kernel):
-        digest.update(name.encode() + b"\0")
-        digest.update(path.read_bytes() if not path.is_symlink() else
-                      str(path.readlink()).encode())
-    return digest.hexdigest()[:24]
+    """A hash of the kernel's files' names and contents; read once per
+    process while no file's size or mtime changes (every task of a matrix
+    asks for it)."""
+    files = list(_files(kernel))
+    stamp = tuple((str(path), path.lstat().st_size, path.lstat().st_mtime_ns)
+                  for name, path in files)
+    if stamp not in _known_ids:
+        digest = hashlib.sha256()
+        for name, path in files:
+            digest.update(name.encode() + b"\0")
+            digest.update(path.read_bytes() if not path.is_symlink() else
+                          str(path.readlink()).encode())
+        _known_ids[stamp] = digest.hexdigest()[:24]
+    return _known_ids[stamp]
 
 
 def pack(kernel: Kernel) -> bytes:

@@ -108,3 +108,17 @@ def test_a_kernel_id_changes_with_any_file(tmp_path):
     before = shipping.kernel_id(kernel)
     (tmp_path / "mods" / "7.0.0" / "modules.dep").write_text("kernel/b.ko:\n")
     assert shipping.kernel_id(kernel) != before
+
+
+def test_a_kernel_id_is_read_again_when_a_file_changes_but_not_its_size(tmp_path):
+    """The id is remembered per process by each file's size and mtime."""
+    import os
+    from harness.kernel import shipping
+    kernel = _fake_kernel(tmp_path)
+    before = shipping.kernel_id(kernel)
+    assert shipping.kernel_id(kernel) == before
+    image = kernel.image
+    stat = image.stat()
+    image.write_bytes(b"\x01" + image.read_bytes()[1:])
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert shipping.kernel_id(kernel) != before
