@@ -103,6 +103,8 @@ class DaskRunner:
     def run(self, tasks: Sequence[Task], echo=print,
             after: Optional[Callable[[Task, object], None]] = None) -> Dict[Hashable, list]:
         from distributed import as_completed
+        self.how = self.describe(tasks)
+        echo(self.how)
         futures = {}
         for task, (shipped, ident, blob) in zip(tasks, self._ship_kernels(tasks)):
             key = f"damon-{task.run_dir.name}-{uuid.uuid4().hex[:8]}"
@@ -152,7 +154,7 @@ class DaskRunner:
                 attempts[-1]["outcome"] = f"raised {type(exc).__name__}"
             task.run_dir.mkdir(parents=True, exist_ok=True)
             _keep_leftovers(attempts, task.run_dir)
-            write_task_file(task, {"runner": self.address, "attempts": attempts,
+            write_task_file(task, {"runner": self.how, "attempts": attempts,
                                    "lost": f"{type(exc).__name__}: {exc}"})
             result = report.new_result(task.scenario, task.run_dir)
             result.message = (f"no result from {len(attempts)} attempt(s) "
@@ -164,7 +166,7 @@ class DaskRunner:
         _unpack(archive, task.run_dir)
         attempts = self._attempts(future.key, done=last)
         _keep_leftovers(attempts, task.run_dir)
-        write_task_file(task, {"runner": self.address, "attempts": attempts})
+        write_task_file(task, {"runner": self.how, "attempts": attempts})
         return judged(task), attempts
 
     def _attempts(self, key: str, done: Optional[dict]) -> List[dict]:

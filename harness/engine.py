@@ -322,12 +322,10 @@ def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
     runner = runner or LocalRunner(accel)
     tasks = interleaved([(i, sc, kernel, "") for i, sc in enumerate(scenarios)], repeat,
                         lambda i, _: new_run_dir(f"scenario-{scenarios[i].name}"))
-    how = runner.describe(tasks)
-    echo(how)
     by_cell = runner.run(tasks, echo=echo)
     results = [r for i in range(len(scenarios)) for r in by_cell.get(i, [])]
     out_dir = out_dir or new_run_dir("suite")
-    report.write_reports(results, out_dir, runner=how)
+    report.write_reports(results, out_dir)
     echo(report.summary_table(results))
     echo(f"reports: {out_dir}")
     return results

@@ -139,7 +139,9 @@ def result_dict(result: ScenarioResult) -> dict:
     }
 
 
-def json_summary(results: Sequence[ScenarioResult], path: Path, runner: str = "") -> Path:
+def json_summary(results: Sequence[ScenarioResult], path: Path) -> Path:
+    from harness.runner import how_ran
+    runner = how_ran(r.run_dir for r in results if r.run_dir)
     data = {"scenarios": [result_dict(r) for r in results],
             "comparisons": compare_reach_times(results),
             "verdicts": {r.name: r.verdict for r in results},
@@ -239,15 +241,14 @@ def _draw_check(ax, c: CheckResult, div: float, tmax: float) -> None:
 
 # -------------------------------------------------------------- all at once
 
-def write_reports(results: Sequence[ScenarioResult], out_dir: Path,
-                  runner: str = "") -> Dict[str, Path]:
+def write_reports(results: Sequence[ScenarioResult], out_dir: Path) -> Dict[str, Path]:
     """junit.xml and summary.json in out_dir. A scenario's plot is drawn
     once, by the run, in its run directory; one without a run directory
     gets it drawn here."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"junit": junit_xml(results, out_dir / "junit.xml"),
-             "json": json_summary(results, out_dir / "summary.json", runner)}
+             "json": json_summary(results, out_dir / "summary.json")}
     for r in results:
         png = Path(r.run_dir) / f"{r.name}.png" if r.run_dir else plot(
             r, out_dir / f"{r.name}.png")

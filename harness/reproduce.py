@@ -249,7 +249,8 @@ def text(rep: Reproduction, kernel: str) -> str:
     if src.url:
         lines.append(f"  {src.url}")
     lines += ["Their setup:", wrap.fill(ref.setup), "Ours, and how it maps onto theirs:",
-              wrap.fill(ref.scale), f"Kernel: {kernel}", f"Runs: {_runs_line(rep)}", ""]
+              wrap.fill(ref.scale), f"Kernel: {kernel}", f"Runs: {_runs_line(rep)}"]
+    lines += [f"Ran on: {_ran_on(rep)}", ""] if _ran_on(rep) else [""]
     header = f"{'published':<24} {'theirs':<28} ours: median (lowest..highest, runs)"
     lines += [header, "-" * len(header)]
     for name, p in ref.published.items():
@@ -279,10 +280,15 @@ def _spread(m: Measured) -> str:
             f"{shown(max(m.values), m.unit)}, {len(m.values)} of {m.runs})")
 
 
+def _ran_on(rep: Reproduction) -> str:
+    from harness.runner import how_ran
+    return how_ran(r.run_dir for runs in rep.results.values() for r in runs if r.run_dir)
+
+
 def to_dict(rep: Reproduction, kernel: str) -> dict:
     from dataclasses import asdict
     exp, ref = rep.experiment, rep.experiment.reference
-    return {"name": exp.name, "verdict": rep.verdict, "kernel": kernel,
+    return {"name": exp.name, "verdict": rep.verdict, "kernel": kernel, "runner": _ran_on(rep),
             "source": asdict(ref.source), "setup": ref.setup, "scale": ref.scale,
             "scale_factor": ref.scale_factor,
             "runs": {cond: [{"verdict": str(r.verdict), "run_dir": r.run_dir} for r in runs]

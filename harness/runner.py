@@ -21,7 +21,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
 TASK_FILE = "task.json"     # in each run directory: which task, where, which attempts
 
@@ -118,6 +118,20 @@ def write_task_file(task: Task, where: dict) -> None:
         indent=2, default=str) + "\n")
 
 
+def how_ran(run_dirs: Iterable) -> str:
+    """How the runs in `run_dirs` ran, from their task.json: each runner's
+    line once (the one place a report takes it from)."""
+    lines: List[str] = []
+    for run_dir in run_dirs:
+        try:
+            line = json.loads((Path(run_dir) / TASK_FILE).read_text()).get("runner", "")
+        except (OSError, ValueError):
+            continue
+        if line and line not in lines:
+            lines.append(line)
+    return "; ".join(lines)
+
+
 def judged(task: Task):
     """The task's result, judged from its run directory; ERROR when the run
     left no result behind (its process died before writing one)."""
@@ -145,10 +159,12 @@ class LocalRunner:
         once each result is on disk."""
         collected = Collected(tasks, echo, after)
         self.jobs = self.jobs or default_jobs(tasks)
+        self.how = self.describe(tasks)
+        echo(self.how)
         if self.jobs == 1:
             from harness import engine
             for task in tasks:
-                write_task_file(task, {"runner": "local", "attempts": [{"host": _host()}]})
+                write_task_file(task, {"runner": self.how, "attempts": [{"host": _host()}]})
                 collected.add(task, engine.run_scenario(task.scenario, kernel=task.kernel,
                                                         accel=self.accel, run_dir=task.run_dir))
             return collected.by_cell()
@@ -160,8 +176,7 @@ class LocalRunner:
         return collected.by_cell()
 
     def _in_process(self, task: Task) -> None:
-        write_task_file(task, {"runner": f"local, {self.jobs} jobs",
-                               "attempts": [{"host": _host()}]})
+        write_task_file(task, {"runner": self.how, "attempts": [{"host": _host()}]})
         run_task_process(task, self.accel)
 
 

@@ -93,9 +93,6 @@ def _one(exp, kernel, runner, args, out):
     tasks = interleaved(cells, args.repeat or exp.reference.runs,
                         lambda cond, i: out / exp.name / reproduce.run_dir_name(cond, i))
     results = {cond: [] for cond in exp.variants}
-    how = runner.describe(tasks)
-    progress(how)
-    (out / exp.name / "runner.txt").write_text(how + "\n")
     results.update(runner.run(tasks, echo=progress))
     rep = reproduce.judge(exp, results)
     body = reproduce.write(rep, described, out / exp.name)

@@ -11,6 +11,7 @@ from harness.compare import analysis, report, selftests
 from harness.errors import InputError
 from harness.kernel.artifact import Kernel, user_kernel
 from harness.kernel.build import build_kernel, validate_build_inputs
+from harness.runner import how_ran
 
 SIDES = ("base", "patched")
 
@@ -62,10 +63,8 @@ def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, di
     tasks = matrix_tasks(scenarios, kernels, repeat, out)
     inputs = {"sides": {name: describe(spec) for name, spec in specs.items()},
               "repeat": repeat, "scenarios": [sc.name for sc in scenarios],
-              "kernels": {k: v.describe() for k, v in kernels.items()},
-              "runner": runner.describe(tasks)}
+              "kernels": {k: v.describe() for k, v in kernels.items()}}
     (out / INPUTS).write_text(json.dumps(inputs, indent=2, default=str) + "\n")
-    echo(inputs["runner"])
     started = time.monotonic()
     runs = run_all(tasks, scenarios, runner, echo)
     if test_fragments is not None:
@@ -91,13 +90,13 @@ def report_runs(scenarios: Sequence, runs: Dict, inputs: dict, threshold: float,
         report.plot(sc.name, {side: runs[(side, sc.name)] for side in SIDES},
                     out / f"{sc.name}.png")
     rows += selftests.rows(out)
-    text = report.table(rows, inputs["sides"], inputs["repeat"], threshold,
-                        inputs.get("runner", ""))
+    ran = how_ran(r.run_dir for results in runs.values() for r in results if r.run_dir)
+    text = report.table(rows, inputs["sides"], inputs["repeat"], threshold, ran)
     call = analysis.overall(rows)
     text += f"\ncompare: {call}\n"
     (out / "compare.txt").write_text(text)
     report.write_json(rows, out / "compare.json",
-                      {**inputs, "call": call, "threshold_pct": threshold})
+                      {**inputs, "runner": ran, "call": call, "threshold_pct": threshold})
     return Outcome(call, rows, text)
 
 

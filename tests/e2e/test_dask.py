@@ -101,6 +101,10 @@ def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tm
     assert killed, "no worker ever ran a VM"
     assert dask.returncode == serial.returncode
     assert "2 workers with 2 VM slots" in dask_out
+    summary = {side: json.loads((tmp_path / side / "summary.json").read_text())["runner"]
+               for side in ("serial", "dask")}
+    assert summary["serial"].startswith("local: 1 job(s) at once")
+    assert summary["dask"].startswith(f"dask {cluster.address}: 2 workers")
 
     ours, theirs = runs_of(tmp_path / "dask"), runs_of(tmp_path / "serial")
     assert set(ours) == set(theirs) and len(ours) == 4

@@ -37,4 +37,5 @@ def test_a_task_with_no_result_is_an_error_that_names_its_attempt(tmp_path):
     [attempt] = record["attempts"]
     assert attempt["outcome"] == "raised InputError" and attempt["host"]
     assert "InputError" in record["lost"] and record["inputs"]["kernel"] != "default"
-    assert len(lines) == 1 and "ERROR" in lines[0]
+    assert lines[0].startswith(f"dask {cluster.address}: 1 workers with 1 VM slots")
+    assert len(lines) == 2 and "ERROR" in lines[1] and record["runner"] == lines[0]

@@ -19,23 +19,31 @@ class FakeResult:
         self.name, self.verdict, self.checks, self.wall_time = name, "PASS", [], 1.0
 
 
-def test_the_local_runner_groups_results_by_cell_and_calls_after(monkeypatch, tmp_path):
+def test_the_local_runner_groups_results_by_cell_and_says_how_it_ran(monkeypatch, tmp_path):
+    """Its line is said first and kept in every run's task.json, where each
+    report reads it (how_ran)."""
+    from harness.runner import how_ran
     ran = []
 
     def run_scenario(sc, kernel=None, accel="auto", run_dir=None):
-        ran.append((sc, run_dir.name, accel))
-        return FakeResult(sc)
+        ran.append((sc.name, run_dir.name, accel))
+        return FakeResult(sc.name)
     monkeypatch.setattr("harness.engine.run_scenario", run_scenario)
     monkeypatch.setattr("harness.report.summary_line", lambda r: r.name)
-    cells = [("a", "sa", None, "A"), ("b", "sb", None, "")]
+    sa, sb = _scenario("collapse"), _scenario("migration")
+    cells = [("a", sa, None, "A"), ("b", sb, None, "")]
     tasks = interleaved(cells, 2, lambda key, rep: tmp_path / f"{key}{rep}")
     after, lines = [], []
     results = LocalRunner("tcg").run(tasks, echo=lines.append,
                                      after=lambda t, r: after.append(t.run_dir.name))
-    assert [r.name for r in results["a"]] == ["sa", "sa"] and len(results["b"]) == 2
+    assert [r.name for r in results["a"]] == ["collapse"] * 2 and len(results["b"]) == 2
     assert [d for _, d, _ in ran] == ["a1", "b1", "a2", "b2"] == after
     assert ran[0][2] == "tcg"
-    assert lines == ["[1/2 A] sa", "[1/2] sb", "[2/2 A] sa", "[2/2] sb"]
+    assert lines[0].startswith("local: 1 job(s) at once, guests of 2 vCPUs")
+    assert lines[1:] == ["[1/2 A] collapse", "[1/2] migration", "[2/2 A] collapse",
+                         "[2/2] migration"]
+    assert how_ran(t.run_dir for t in tasks) == lines[0]
+    assert how_ran([tmp_path / "nosuch"]) == ""
 
 
 # ------------------------------------------------------------ parallel, shipping
@@ -54,11 +62,15 @@ def test_results_that_arrive_out_of_order_are_grouped_in_task_order(tmp_path, mo
     assert lines == ["[2/2] b2", "[2/2] a2", "[1/2] b1", "[1/2] a1"]
 
 
-def _task_of(scenario_name: str, tmp_path):
+def _scenario(name: str):
     from harness.scenario import load_scenario
     from harness.commands.run import scenario_paths
-    sc = load_scenario(scenario_paths([scenario_name])[0], check_kernel=False)
-    return interleaved([("k", sc, None, "")], 1, lambda key, rep: tmp_path / "r")[0]
+    return load_scenario(scenario_paths([name])[0], check_kernel=False)
+
+
+def _task_of(scenario_name: str, tmp_path):
+    return interleaved([("k", _scenario(scenario_name), None, "")], 1,
+                       lambda key, rep: tmp_path / "r")[0]
 
 
 def test_jobs_default_to_what_the_cores_hold_and_the_report_says_when_vms_share(
