@@ -103,7 +103,7 @@ class DaskRunner:
     def run(self, tasks: Sequence[Task], echo=print,
             after: Optional[Callable[[Task, object], None]] = None) -> Dict[Hashable, list]:
         from distributed import as_completed
-        self.how = self.describe(tasks)
+        self.how = self.describe(tasks) + _keep_replicas(self.client)
         echo(self.how)
         futures = {}
         for task, (shipped, ident, blob) in zip(tasks, self._ship_kernels(tasks)):
@@ -136,8 +136,10 @@ class DaskRunner:
                     resolved[spec] = kernel_for(task.scenario.kernel) or default_kernel()
                 kernel = resolved[spec]
             if id(kernel) not in shipped:
-                shipped[id(kernel)] = (shipping.kernel_id(kernel),
-                                       self.client.scatter(shipping.pack(kernel)))
+                # On every worker: a tar held by one alone is lost with it, and
+                # every task that needs it is cancelled, not rescheduled.
+                shipped[id(kernel)] = (shipping.kernel_id(kernel), self.client.scatter(
+                    shipping.pack(kernel), broadcast=True))
             out.append((replace(task, kernel=kernel), *shipped[id(kernel)]))
         return out
 
@@ -178,6 +180,16 @@ class DaskRunner:
             a["outcome"] = "finished" if done and a["dir"] == done["dir"] else \
                 "its worker died"
         return started
+
+
+def _keep_replicas(client) -> str:
+    """Stops the scheduler's active memory manager, which would drop the
+    shipped kernels' extra copies (it keeps one per waiting task, so the last
+    task's kernel lives on one worker, and dies with it)."""
+    if not client.amm.running():
+        return ""
+    client.amm.stop()
+    return "; its active memory manager is now stopped, so every worker keeps the kernels"
 
 
 def attempt(task: Task, accel: str, ident: str, blob: bytes):

@@ -44,9 +44,10 @@ def quick(name: str, where: Path) -> Path:
     return path
 
 
-def harness_run(args, out: Path, results: Path, **popen):
+def harness_run(args, out: Path, results: Path, repeat: int = 2, **popen):
     env = {**os.environ, "DAMON_HARNESS_RESULTS": str(results)}
-    return subprocess.Popen([sys.executable, "-m", "harness", "run", *args, "--repeat", "2",
+    return subprocess.Popen([sys.executable, "-m", "harness", "run", *args, "--repeat",
+                             str(repeat),
                              "--out", str(out)], cwd=REPO_ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
 
@@ -63,22 +64,28 @@ def runs_of(out: Path) -> dict:
     return runs
 
 
-def qemus_since(start: float):
-    found = []
-    for p in psutil.process_iter(["name", "create_time"]):
-        if (p.info["name"] or "").startswith("qemu-system") and p.info["create_time"] >= start:
-            found.append(p)
-    return found
+def qemus_since(start: float, grace: float = 10.0):
+    """QEMUs started since `start` still there after `grace` s: a killed
+    worker's QEMU is SIGKILLed by the kernel (PDEATHSIG), but not at once."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = [p for p in psutil.process_iter(["name", "create_time", "status"])
+                 if (p.info["name"] or "").startswith("qemu-system")
+                 and p.info["create_time"] >= start]
+        if not found or time.monotonic() > deadline:
+            return [(p.pid, p.info["status"]) for p in found]
+        time.sleep(0.5)
 
 
 def kill_a_worker_while_its_vm_runs(cluster: LocalCluster, harness, timeout=240) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and harness.poll() is None:
-        for worker in cluster.workers:
+        for worker in [w for w in cluster.workers if w.poll() is None]:
             kids = psutil.Process(worker.pid).children(recursive=True)
             if any((k.name() or "").startswith("qemu-system") for k in kids):
                 time.sleep(3)       # the guest is up and the run under way
                 os.kill(worker.pid, signal.SIGKILL)
+                worker.wait(10)
                 return worker.pid
         time.sleep(0.5)
     return 0     # no VM ever ran: the assertions below say what went wrong
@@ -122,4 +129,31 @@ def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tm
     assert len(kept) == 1 and (kept[0] / "attempt-1" / "console.log").stat().st_size > 0
     assert f"{kept[0].name}: 2 attempts" in dask_out
     assert all(len(t["attempts"]) == 1 for t in tasks if t not in retried)
+    assert not qemus_since(started), "a QEMU outlived the test"
+
+
+def test_a_task_lost_on_two_workers_is_an_error_with_both_attempts_kept(tmp_path):
+    """Its worker is killed under it twice: allowed-failures=1 gives up, and
+    the task is reported once, as an ERROR, with what each attempt left."""
+    started = time.time()
+    path = str(quick(SCENARIOS[0], tmp_path))
+    (tmp_path / "logs").mkdir()
+    with LocalCluster(workers=2, vms=1, log_dir=tmp_path / "logs") as cluster:
+        run = harness_run([path, "--cluster", cluster.address], tmp_path / "out",
+                          tmp_path / "runs", repeat=1)
+        killed = [kill_a_worker_while_its_vm_runs(cluster, run) for _ in range(2)]
+        out = run.communicate(timeout=300)[0]
+    print(out)
+    assert all(killed) and killed[0] != killed[1], killed
+    assert run.returncode != 0
+    [summary] = json.loads((tmp_path / "out" / "summary.json").read_text())["scenarios"]
+    assert summary["verdict"] == "ERROR" and "no result from 2 attempt(s)" in summary["message"]
+    run_dir = Path(summary["run_dir"])
+    task = json.loads((run_dir / "task.json").read_text())
+    assert [a["pid"] for a in task["attempts"]] == killed
+    assert all(a["outcome"] == "its worker died" for a in task["attempts"])
+    assert "KilledWorker" in task["lost"]
+    for n in (1, 2):
+        assert (run_dir / f"attempt-{n}" / "console.log").stat().st_size > 0
+    assert f"{run_dir.name}: 2 attempts" in out
     assert not qemus_since(started), "a QEMU outlived the test"
