@@ -125,15 +125,13 @@ class DaskRunner:
         """The tasks, each with its kernel resolved here (built or fetched
         once per spec) and shipped: (content id, tar scattered to the cluster)."""
         from harness.kernel import shipping
-        from harness.kernel.prebuilt import default_kernel
-        from harness.kernel.spec import kernel_for
         resolved, shipped, out = {}, {}, []
         for task in tasks:
             kernel = task.kernel
             if kernel is None:
-                spec = repr(task.scenario.kernel)
+                spec = task.work.kernel_key()
                 if spec not in resolved:
-                    resolved[spec] = kernel_for(task.scenario.kernel) or default_kernel()
+                    resolved[spec] = task.work.kernel()
                 kernel = resolved[spec]
             if id(kernel) not in shipped:
                 # On every worker: a tar held by one alone is lost with it, and
@@ -147,7 +145,6 @@ class DaskRunner:
         """(the task's result, every attempt at it); its run directory is
         unpacked here; the result is an ERROR when the task was lost."""
         from distributed import KilledWorker
-        from harness import report
         try:
             archive, last = future.result()
         except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler...
@@ -158,11 +155,10 @@ class DaskRunner:
             _keep_leftovers(attempts, task.run_dir)
             write_task_file(task, {"runner": self.how, "attempts": attempts,
                                    "lost": f"{type(exc).__name__}: {exc}"})
-            result = report.new_result(task.scenario, task.run_dir)
-            result.message = (f"no result from {len(attempts)} attempt(s) "
-                              f"({', '.join(a['worker'] for a in attempts)}): "
-                              f"{type(exc).__name__}: {str(exc)[:160]}")
-            return result, attempts
+            return task.work.lost(task.run_dir, (
+                f"no result from {len(attempts)} attempt(s) "
+                f"({', '.join(a['worker'] for a in attempts)}): "
+                f"{type(exc).__name__}: {str(exc)[:160]}")), attempts
         finally:
             future.release()
         _unpack(archive, task.run_dir)

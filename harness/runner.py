@@ -1,7 +1,8 @@
 """Units of work and what runs them.
 
-A Task is one scenario on one kernel, one repeat, into its own run
-directory: self-contained, so a runner may run it anywhere. `interleaved`
+A Task is one piece of work (a scenario, or a selftests run: see Work) on
+one kernel, one repeat, into its own run directory: self-contained, so a
+runner may run it anywhere. `interleaved`
 lays out a matrix of repeats A B A B ... so drift on the host falls on every
 cell alike; a runner runs the tasks and groups the judged results by cell.
 
@@ -21,16 +22,76 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Hashable, Iterable, List, Optional, Protocol, Sequence,
+                    Tuple)
 
 TASK_FILE = "task.json"     # in each run directory: which task, where, which attempts
+
+
+class Work(Protocol):
+    """What a task runs. Its result is judged from the run directory alone,
+    so it may have run anywhere."""
+    name: str
+
+    def vm_size(self) -> Tuple[int, int]: ...          # (vCPUs, bytes of RAM)
+    def identity(self) -> bytes: ...                   # all that decides the run, but the kernel
+    def kernel_key(self) -> Hashable: ...              # what kernel() would give, as a key
+    def kernel(self): ...                              # the kernel it asks for, built here
+    def run(self, kernel, accel: str, run_dir: Path): ...            # -> its result
+    def judged(self, run_dir: Path): ...               # -> its result, None when there is none
+    def lost(self, run_dir: Path, why: str): ...       # -> an ERROR result saying why
+    def summary_line(self, result) -> str: ...
+
+
+class ScenarioWork:
+    """A scenario: run by the engine, judged from its samples."""
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.name = getattr(scenario, "name", str(scenario))
+
+    def vm_size(self) -> Tuple[int, int]:
+        topo = self.scenario.topology
+        return topo.vcpus, topo.memory
+
+    def identity(self) -> bytes:
+        import yaml
+        return yaml.safe_dump(getattr(self.scenario, "raw", self.scenario),
+                              sort_keys=True).encode()
+
+    def kernel_key(self) -> Hashable:
+        return repr(self.scenario.kernel)
+
+    def kernel(self):
+        """The kernel its kernel: section asks for (built or fetched here)."""
+        from harness.kernel.prebuilt import default_kernel
+        from harness.kernel.spec import kernel_for
+        return kernel_for(self.scenario.kernel) or default_kernel()
+
+    def run(self, kernel, accel: str, run_dir: Path):
+        from harness import engine
+        return engine.run_scenario(self.scenario, kernel=kernel, accel=accel, run_dir=run_dir)
+
+    def judged(self, run_dir: Path):
+        from harness import judge, rundir
+        return judge.judge_dir(run_dir)[0] if (run_dir / rundir.RESULT).is_file() else None
+
+    def lost(self, run_dir: Path, why: str):
+        from harness import report
+        result = report.new_result(self.scenario, run_dir)
+        result.message = why
+        return result
+
+    def summary_line(self, result) -> str:
+        from harness.report import summary_line
+        return summary_line(result)
 
 
 @dataclass(frozen=True)
 class Task:
     key: Hashable           # the cell: results are grouped by it
-    scenario: object
-    kernel: Optional[object]
+    work: Work
+    kernel: Optional[object]    # None: the one the work asks for
     run_dir: Path
     repeat: int             # 1-based
     repeats: int
@@ -39,25 +100,26 @@ class Task:
     @property
     def vm_size(self) -> Tuple[int, int]:
         """(vCPUs, bytes of RAM) of the task's guest."""
-        topo = self.scenario.topology
-        return topo.vcpus, topo.memory
+        return self.work.vm_size()
 
     def inputs(self) -> dict:
-        """The task's inputs named by content: the scenario as it will run and
+        """The task's inputs named by content: the work as it will run and
         the kernel's files."""
-        import yaml
         from harness.kernel.shipping import kernel_id
-        raw = getattr(self.scenario, "raw", self.scenario)
-        scenario = yaml.safe_dump(raw, sort_keys=True).encode()
-        return {"scenario": hashlib.sha256(scenario).hexdigest()[:16],
+        return {"work": hashlib.sha256(self.work.identity()).hexdigest()[:16],
                 "kernel": kernel_id(self.kernel) if self.kernel is not None else "default"}
 
 
 def interleaved(cells: Sequence[Tuple[Hashable, object, Optional[object], str]], repeats: int,
                 run_dir: Callable[[Hashable, int], Path]) -> List[Task]:
-    """Every cell (key, scenario, kernel, label) once per repeat, repeat by repeat."""
-    return [Task(key, sc, kernel, run_dir(key, rep), rep, repeats, label)
-            for rep in range(1, repeats + 1) for key, sc, kernel, label in cells]
+    """Every cell (key, work, kernel, label) once per repeat, repeat by repeat;
+    a cell's work may be a Scenario, taken as ScenarioWork."""
+    return [Task(key, _as_work(work), kernel, run_dir(key, rep), rep, repeats, label)
+            for rep in range(1, repeats + 1) for key, work, kernel, label in cells]
+
+
+def _as_work(work) -> Work:
+    return work if hasattr(work, "summary_line") else ScenarioWork(work)
 
 
 def host_cores() -> int:
@@ -94,12 +156,11 @@ class Collected:
         self.done: List[Tuple[int, Task, object]] = []
 
     def add(self, task: Task, result) -> None:
-        from harness.report import summary_line
         if self.after is not None:
             self.after(task, result)
         label = f" {task.label}" if task.label else ""
         where = f"[{task.repeat}/{task.repeats}{label}] " if task.repeats > 1 or label else ""
-        self.echo(where + summary_line(result))
+        self.echo(where + task.work.summary_line(result))
         self.done.append((self.order[id(task)], task, result))
 
     def by_cell(self) -> Dict[Hashable, list]:
@@ -135,11 +196,9 @@ def how_ran(run_dirs: Iterable) -> str:
 def judged(task: Task):
     """The task's result, judged from its run directory; ERROR when the run
     left no result behind (its process died before writing one)."""
-    from harness import judge, report, rundir
-    if (task.run_dir / rundir.RESULT).is_file():
-        return judge.judge_dir(task.run_dir)[0]
-    result = report.new_result(task.scenario, task.run_dir)
-    result.message = "the run's process ended before it wrote a result"
+    result = task.work.judged(task.run_dir)
+    if result is None:
+        return task.work.lost(task.run_dir, "the run's process ended before it wrote a result")
     return result
 
 
@@ -162,11 +221,9 @@ class LocalRunner:
         self.how = self.describe(tasks)
         echo(self.how)
         if self.jobs == 1:
-            from harness import engine
             for task in tasks:
                 write_task_file(task, {"runner": self.how, "attempts": [{"host": _host()}]})
-                collected.add(task, engine.run_scenario(task.scenario, kernel=task.kernel,
-                                                        accel=self.accel, run_dir=task.run_dir))
+                collected.add(task, task.work.run(task.kernel, self.accel, task.run_dir))
             return collected.by_cell()
         with ThreadPoolExecutor(self.jobs) as pool:
             running = {pool.submit(self._in_process, task): task for task in tasks}
@@ -206,14 +263,12 @@ def run_task_process(task: Task, accel: str, log: Optional[Path] = None) -> int:
 def _main(path: str) -> int:
     """One task, in a process of its own (see run_task_process)."""
     import atexit
-    from harness import engine
     from harness.vm.process import kill_all
     atexit.register(kill_all)
     with open(path, "rb") as f:
         task, accel = pickle.load(f)
-    result = engine.run_scenario(task.scenario, kernel=task.kernel, accel=accel,
-                                 run_dir=task.run_dir)
-    print(f"{task.run_dir}: {result.verdict.value}")
+    result = task.work.run(task.kernel, accel, task.run_dir)
+    print(f"{task.run_dir}: {task.work.summary_line(result)}")
     return 0
 
 

@@ -68,9 +68,8 @@ def compare(scenarios: Sequence, kernels: Dict[str, Kernel], specs: Dict[str, di
     started = time.monotonic()
     runs = run_all(tasks, scenarios, runner, echo)
     if test_fragments is not None:
-        for side in SIDES:
-            selftests.run_side(specs[side], test_fragments[side], out / side / selftests.DIR,
-                               runner.accel, echo)
+        runner.run(selftests.tasks({side: specs[side] for side in SIDES}, test_fragments, out),
+                   echo=echo)
     timing = {**(timing or {}), "runs_s": round(time.monotonic() - started, 1),
               "run_wall_s": {f"{side}/{name}": [round(r.wall_time, 1) for r in rs]
                              for (side, name), rs in runs.items()}}

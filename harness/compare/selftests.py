@@ -10,7 +10,7 @@ spread.
 
 import json
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from harness.compare.analysis import Row
 from harness.compare.stats import IMPROVEMENT, NO_CHANGE, REGRESSION, Call
@@ -20,18 +20,21 @@ RETRIES = 1
 SCENARIO = "selftests"      # the name its rows carry in the report
 
 
-def run_side(spec: dict, fragments, out: Path, accel: str, echo=print) -> None:
-    """Build (or find) the side's test kernel and run the tests; reports in out."""
-    from harness.commands.selftests import run_suite
-    from harness.selftests import results as sresults
+def tasks(specs: Dict[str, dict], fragments: Dict[str, Sequence[str]], out: Path) -> list:
+    """One selftests task per side, on the side's test kernel (built or
+    found now); its reports go to out/SIDE/selftests."""
+    from harness.runner import Task
     from harness.selftests.kernel import check_kernel, prepare
-    out.mkdir(parents=True, exist_ok=True)
-    test_kernel = prepare(spec["source"], spec["patches"], fragments, None)
-    tests = test_kernel.tools.selftests
-    check_kernel(test_kernel, tests, True, True)
-    results, extra = run_suite(test_kernel, out, accel, tests, RETRIES, True)
-    sresults.write_reports(results, out, "selftests", extra)
-    echo(sresults.summary_line(f"selftests {out.parent.name}", results))
+    from harness.selftests.work import SelftestsWork
+    found = []
+    for side, spec in specs.items():
+        test_kernel = prepare(spec["source"], spec["patches"], fragments[side], None)
+        tests = test_kernel.tools.selftests
+        check_kernel(test_kernel, tests, True, True)
+        work = SelftestsWork(test_kernel, tests, RETRIES, kunit=True)
+        found.append(Task((side, SCENARIO), work, test_kernel.kernel, out / side / DIR, 1, 1,
+                          side))
+    return found
 
 
 def rows(out: Path) -> List[Row]:

@@ -4,7 +4,7 @@ directory, and the reports."""
 import sys
 import time
 from pathlib import Path
-from typing import List, Sequence
+from typing import Sequence
 
 from harness.commands.build import fragments_from
 from harness.paths import check_results_dir, checked_out
@@ -45,13 +45,15 @@ def prepared(args, tests: Sequence[str] = (), selftests: bool = True,
     return test_kernel, out
 
 
-def not_run(kind: str, suite: str, names: Sequence[str], reason: str) -> List[TestResult]:
-    return [TestResult(kind, suite, name, Status.NOTRUN, reason, "", n)
-            for n, name in enumerate(names, 1)]
-
-
 def report(results: Sequence[TestResult], run_dir: Path, label: str, extra: dict) -> int:
-    paths = sresults.write_reports(results, run_dir, label, extra)
+    """Writes the reports, says them, and gives the exit status."""
+    sresults.write_reports(results, run_dir, label, extra)
+    return said(results, run_dir, label)
+
+
+def said(results: Sequence[TestResult], run_dir: Path, label: str) -> int:
+    """The mail block, the summary and where the reports are; the exit status."""
+    paths = sresults.report_paths(run_dir)
     print(sresults.mail_block(results), end="")
     print(sresults.summary_line(label, results))
     print(f"reports: {paths['junit']} {paths['json']} {paths['mail']}", file=sys.stderr)

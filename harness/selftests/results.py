@@ -43,6 +43,10 @@ class TestResult:
         data["status"] = self.status.value
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "TestResult":
+        return cls(**{**data, "status": Status(data["status"])})
+
 
 def counts(results: Sequence[TestResult]) -> Dict[str, int]:
     tally = {status.value: 0 for status in Status}
@@ -79,11 +83,15 @@ def mail_block(results: Sequence[TestResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report_paths(out: Path) -> Dict[str, Path]:
+    return {"json": out / "results.json", "junit": out / "junit.xml",
+            "mail": out / "mail.txt"}
+
+
 def write_reports(results: Sequence[TestResult], out: Path, label: str,
                   extra: dict) -> Dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "results.json", "junit": out / "junit.xml",
-             "mail": out / "mail.txt"}
+    paths = report_paths(out)
     data = {"summary": summary_line(label, results), "counts": counts(results), **extra,
             "tests": [r.to_dict() for r in results]}
     paths["json"].write_text(json.dumps(data, indent=2) + "\n")

@@ -86,7 +86,7 @@ def test_jobs_default_to_what_the_cores_hold_and_the_report_says_when_vms_share(
     assert "SHARED" in runner.sharing_line(2, [task], 2)
     again = _task_of("collapse", tmp_path)
     assert task.inputs() == again.inputs() and task.inputs()["kernel"] == "default"
-    assert _task_of("migration", tmp_path).inputs()["scenario"] != task.inputs()["scenario"]
+    assert _task_of("migration", tmp_path).inputs()["work"] != task.inputs()["work"]
     assert "no VM shared" in runner.sharing_line(8, [task], 16)
 
 
