@@ -24,27 +24,42 @@ class LocalCluster:
     no nanny, so a worker's pid is the process that runs its tasks."""
 
     def __init__(self, workers: int = 2, vms: int = 1, log_dir: Optional[Path] = None,
-                 allowed_failures: int = 1, env: Optional[dict] = None):
+                 allowed_failures: int = 1, env: Optional[dict] = None,
+                 host: str = "127.0.0.1"):
         self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.address = f"tcp://{host}:{self.port}"
         self.log_dir = Path(log_dir or "/tmp")
-        env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES":
-               str(allowed_failures), **(env or {})}
-        self.scheduler = self._start("scheduler", ["distributed.cli.dask_scheduler",
-                                                   "--host", "127.0.0.1", "--port",
-                                                   str(self.port), "--no-dashboard"], env)
+        self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES":
+                    str(allowed_failures), **(env or {})}
+        self.scheduler = self._start("scheduler", [
+            sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", host,
+            "--port", str(self.port), "--no-dashboard"])
         resources = ["--resources", f"VM={vms}"] if vms else []
-        self.workers: List[subprocess.Popen] = [
-            self._start(f"worker-{i}", ["distributed.cli.dask_worker", self.address,
-                                        "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                        "--name", f"w{i}", *resources], env)
-            for i in range(workers)]
+        self.workers: List[subprocess.Popen] = []
+        for i in range(workers):
+            self.add_worker(f"worker-{i}", [
+                sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+                "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", f"w{i}",
+                *resources])
 
-    def _start(self, name: str, argv: List[str], env: dict) -> subprocess.Popen:
-        log = open(self.log_dir / f"dask-{name}.log", "wb")
-        return subprocess.Popen([sys.executable, "-m", *argv], stdout=log,
-                                stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=die_with_parent)
+    def add_worker(self, name: str, argv: List[str]) -> subprocess.Popen:
+        """A worker started by `argv` (here, or over ssh), logged as `name`."""
+        self.workers.append(self._start(name, argv))
+        return self.workers[-1]
+
+    def _log(self, name: str) -> Path:
+        return self.log_dir / f"dask-{name.replace('/', '_')}.log"
+
+    def last_line(self, name: str) -> str:
+        """The last line a process wrote, for a message."""
+        lines = self._log(name).read_text(errors="replace").strip().splitlines()
+        return lines[-1].strip()[:200] if lines else "(nothing)"
+
+    def _start(self, name: str, argv: List[str]) -> subprocess.Popen:
+        with open(self._log(name), "wb") as log:
+            return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=self.env,
+                                    preexec_fn=die_with_parent)
 
     def wait(self, timeout: float = 30.0) -> "LocalCluster":
         from distributed import Client

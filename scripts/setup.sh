@@ -2,6 +2,9 @@
 # Installs what the harness needs on a Debian bookworm host: apt packages from
 # the system's own sources, and the Python packages in a virtual environment
 # kept in the cache. Idempotent; prints the venv's python on stdout.
+# With --tests, also what only the tests need: an sshd binary, which a test
+# starts on a port of its own to try `--cluster` over ssh (installing it under
+# Debian's policy-rc.d starts no daemon; on a host with systemd it would).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,6 +17,8 @@ apt_packages=(
     busybox-static
     python3 python3-venv
 )
+
+[ "${1:-}" = "--tests" ] && apt_packages+=(openssh-server)
 
 log() { echo "setup: $*" >&2; }
 

@@ -1,5 +1,7 @@
 """Arguments shared by the commands that boot a VM."""
 
+from pathlib import Path
+
 from harness.errors import InputError
 from harness.kernel.artifact import Kernel, user_kernel
 from harness.topology import Topology, from_flags, load_topology
@@ -68,9 +70,11 @@ def add_runner_arguments(parser) -> None:
                         metavar="N",
                         help="VMs at once on this host (default: as many as its cores and "
                              "memory hold without sharing: 1 on 2 cores)")
-    parser.add_argument("--cluster", metavar="ADDRESS",
+    parser.add_argument("--cluster", metavar="ADDRESS|ssh://HOSTS|FILE",
                         help="run on the Dask scheduler at ADDRESS (e.g. tcp://lab1:8786) "
-                             "whose workers declare --resources VM=N")
+                             "whose workers declare --resources VM=N; or start one for "
+                             "this run: a worker on each of ssh://HOST1,HOST2 (one VM "
+                             "each), or as a cluster file (.yaml) says")
 
 
 def runner_for(args):
@@ -82,5 +86,26 @@ def runner_for(args):
             raise InputError("--jobs", "is for this host; on --cluster each worker's VM "
                                        "resource says how many VMs it runs")
         from harness.dask_runner import DaskRunner, connect
-        return DaskRunner(connect(args.cluster), args.accel)
+        return DaskRunner(connect(_cluster_address(args.cluster)), args.accel)
     return LocalRunner(args.accel, args.jobs)
+
+
+def _cluster_address(value: str) -> str:
+    """The scheduler's address: the one given, or that of a cluster started
+    now over ssh (stopped when the harness exits)."""
+    import atexit
+    import tempfile
+    import time
+    from harness import dask_ssh
+    spec = dask_ssh.cluster_spec(value)
+    if spec is None:
+        return value
+    logs = Path(tempfile.mkdtemp(prefix="damon-harness-cluster-"))   # not a cache: may be refused
+    print(f"cluster: starting a worker on {', '.join(spec.hosts)} over ssh (logs: {logs})",
+          flush=True)
+    started = time.monotonic()
+    cluster = dask_ssh.start(spec, logs)
+    atexit.register(cluster.stop)
+    print(f"cluster: {len(spec.hosts)} worker(s) joined in {time.monotonic() - started:.1f} s",
+          flush=True)
+    return cluster.address

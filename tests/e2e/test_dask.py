@@ -12,6 +12,7 @@ even when the two VMs share the host's two cores, as they do here.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,4 +157,71 @@ def test_a_task_lost_on_two_workers_is_an_error_with_both_attempts_kept(tmp_path
     for n in (1, 2):
         assert (run_dir / f"attempt-{n}" / "console.log").stat().st_size > 0
     assert f"{run_dir.name}: 2 attempts" in out
+    assert not qemus_since(started), "a QEMU outlived the test"
+
+
+# ------------------------------------------------------------ over ssh
+
+@pytest.fixture
+def sshd(tmp_path):
+    """An sshd of our own on 127.0.0.1, a free port, taking one key of our
+    own for root; ended when the test ends. -> (destination, ssh options)."""
+    from harness.dask_local import free_port
+    d = tmp_path / "sshd"
+    d.mkdir()
+    for name in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
+                       check=True)
+    (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
+    port = free_port()
+    (d / "sshd_config").write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host_key'}",
+        f"AuthorizedKeysFile {d / 'authorized_keys'}", f"PidFile {d / 'sshd.pid'}",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password", "StrictModes no", "UsePAM no"]) + "\n")
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)     # sshd's privilege separation
+    with open(d / "sshd.log", "wb") as log:
+        daemon = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    try:
+        options = ["-i", str(d / "client_key"), "-o", "StrictHostKeyChecking=no",
+                   "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+        yield f"root@127.0.0.1:{port}", options, d / "sshd.log"
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+
+
+def dask_workers_of(port: int):
+    return [p for p in psutil.process_iter(["cmdline"])
+            if "distributed.cli.dask_worker" in " ".join(p.info["cmdline"] or [])
+            and f":{port}" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_cluster_started_over_ssh_runs_the_matrix_and_ends_with_the_harness(tmp_path, sshd):
+    """--cluster FILE: the scheduler here, a worker started by ssh through a
+    real sshd; its VM runs the scenario, and nothing is left afterwards."""
+    destination, options, sshd_log = sshd
+    started = time.time()
+    path = quick(SCENARIOS[0], tmp_path)
+    env = {k: v for k, v in os.environ.items() if k == "DAMON_HARNESS_CACHE"}
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(yaml.safe_dump({"hosts": {destination: 1}, "ssh": options,
+                                   "scheduler_host": "127.0.0.1", "env": env}))
+    run = harness_run([str(path), "--cluster", str(lab)], tmp_path / "out", tmp_path / "runs",
+                      repeat=1)
+    out = run.communicate(timeout=600)[0]
+    print(out)
+    assert run.returncode == 0
+    assert f"starting a worker on {destination} over ssh" in out
+    assert b"Accepted publickey for root" in sshd_log.read_bytes()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    [result] = summary["scenarios"]
+    assert result["verdict"] == "PASS"
+    assert summary["runner"].startswith("dask tcp://127.0.0.1:") and "1 workers" in summary["runner"]
+    port = int(re.search(r"tcp://127\.0\.0\.1:(\d+)", summary["runner"]).group(1))
+    deadline = time.monotonic() + 15
+    while dask_workers_of(port) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not dask_workers_of(port), "the ssh worker outlived the harness"
     assert not qemus_since(started), "a QEMU outlived the test"

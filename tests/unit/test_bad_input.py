@@ -639,6 +639,24 @@ CASES: List[Case] = [
          {}, {}, ["--cluster", "127.0.0.1:9"]),
     Case("run-cluster-not-an-address", ["run", "collapse", "--cluster", "no such host"],
          {}, {}, ["--cluster", "no such host"]),
+    Case("run-cluster-ssh-not-a-destination",
+         ["run", "collapse", "--cluster", "ssh://lab1,-oProxyCommand=x"], {}, {},
+         ["--cluster", "-oProxyCommand=x", "ssh destination"]),
+    Case("run-cluster-file-missing", ["run", "collapse", "--cluster", "{d}/lab.yaml"],
+         {}, {}, ["lab.yaml"]),
+    Case("run-cluster-file-unknown-key", ["run", "collapse", "--cluster", "{d}/lab.yaml"],
+         {"lab.yaml": dump({"hosts": {"lab1": 1}, "port": 22})}, {},
+         ["lab.yaml", "port", "unknown key"]),
+    Case("run-cluster-file-no-hosts", ["run", "collapse", "--cluster", "{d}/lab.yaml"],
+         {"lab.yaml": dump({"hosts": {}})}, {}, ["lab.yaml", "hosts", "at least one"]),
+    Case("run-cluster-file-zero-vms", ["run", "collapse", "--cluster", "{d}/lab.yaml"],
+         {"lab.yaml": dump({"hosts": {"lab1": 0}})}, {}, ["lab.yaml", "hosts.lab1", "0"]),
+    Case("run-cluster-file-bad-host", ["run", "collapse", "--cluster", "{d}/lab.yaml"],
+         {"lab.yaml": dump({"hosts": {"lab 1": 1}})}, {}, ["lab.yaml", "hosts", "lab 1"]),
+    Case("compare-cluster-file-ssh-not-a-list",
+         ["compare", "collapse", "--allow-same", "--cluster", "{d}/lab.yaml"],
+         {"lab.yaml": dump({"hosts": {"lab1": 1}, "ssh": "-i key"})}, {},
+         ["lab.yaml", "ssh", "list"]),
     Case("reproduce-cluster-unreachable",
          ["reproduce", "hotcold-tiering", "--cluster", "tcp://127.0.0.1:9"], {}, {},
          ["--cluster", "127.0.0.1:9"]),
@@ -977,3 +995,20 @@ def test_a_cluster_whose_workers_declare_no_vm_is_refused_in_one_line(tmp_path, 
                     ["--cluster", cluster.address, "VM"])
         problems = run_case(case, tmp_path, fakebin)
     assert not problems, "; ".join(problems)
+
+
+def test_an_ssh_host_that_refuses_is_refused_in_one_line_with_what_ssh_said(tmp_path):
+    """The real ssh, to a port where nothing listens: exit 2 before anything
+    builds or boots, and no cache written."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAMON_HARNESS_")},
+           "PYTHONPATH": str(REPO_ROOT), "DAMON_HARNESS_CACHE": str(cache),
+           "DAMON_HARNESS_RESULTS": str(tmp_path / "results")}
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "collapse", "--cluster",
+                           "ssh://127.0.0.1:1"], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert "--cluster" in line and "127.0.0.1:1" in line and "Connection refused" in line
+    assert not any(cache.iterdir())
