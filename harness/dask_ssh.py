@@ -77,10 +77,11 @@ def cluster_spec(value: str) -> Optional[ClusterFile]:
 
 def worker_command(spec: ClusterFile, host: str, vms: int, scheduler: str) -> List[str]:
     """ssh HOST 'cd CHECKOUT && ... dask_worker SCHEDULER --resources VM=N'."""
-    env = {"PYTHONPATH": spec.checkout, **spec.env}
-    remote = (f"cd {shlex.quote(spec.checkout)} && python=$(scripts/setup.sh) && exec env "
+    env = {"PYTHONPATH": spec.checkout, **spec.env}     # setup.sh's too: it finds the cache
+    remote = (f"cd {shlex.quote(spec.checkout)} && export "
               + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
-              + f" \"$python\" -m distributed.cli.dask_worker {shlex.quote(scheduler)}"
+              + " && python=$(scripts/setup.sh) && exec \"$python\""
+              f" -m distributed.cli.dask_worker {shlex.quote(scheduler)}"
               f" --nthreads 1 --no-nanny --no-dashboard --resources VM={vms}"
               f" --name {shlex.quote(host)} --death-timeout {DEATH_TIMEOUT_S}")
     return ["ssh", "-tt", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=15",
