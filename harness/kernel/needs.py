@@ -6,6 +6,7 @@ the missing options named, instead of ending in an ERROR halfway through
 Each table below is the one place that says what a part of a scenario needs.
 """
 
+from pathlib import Path
 from typing import Dict, List, Optional
 
 from harness.errors import InputError
@@ -75,5 +76,7 @@ def check_kernel(scenarios, kernel: Kernel, flag: str = "--kernel") -> None:
     for sc in scenarios:
         gone = lacking(sc, kernel)
         if gone:
-            raise InputError(flag, f"{kernel.image} lacks what {sc.path or sc.name} needs: "
-                                   f"{', '.join(gone)}")
+            # The options first: a long path must not cut them off the line.
+            where = Path(sc.path).name if sc.path else sc.name
+            raise InputError(flag, f"the kernel lacks what {where} needs: {', '.join(gone)} "
+                                   f"(kernel: {kernel.image})")
