@@ -83,33 +83,32 @@ def _not_worse(value: float, limit: float, better: str) -> bool:
     return value <= limit if better == "lower" else value >= limit
 
 
-def kunit_judge(args):
+def kunit_judge(args, fragments):
     from harness.selftests import tree as ktree
     tree = local_tree(args.source)
     if tree is not None:
         known = [c for cases in ktree.tree_kunit_cases(tree).values() for c in cases]
         if args.kunit not in known:
             raise InputError("--kunit", f"no KUnit case {args.kunit!r} in {ktree.KUNIT_HEADERS}")
-    return _test_kernel_judge(args, _kunit_votes)
+    return _test_kernel_judge(args, fragments, _kunit_votes)
 
 
-def selftest_judge(args):
+def selftest_judge(args, fragments):
     from harness.selftests import kernel as skernel
     from harness.selftests import tree as ktree
     tree = local_tree(args.source)
     if tree is not None:
         skernel.check_test_names([args.selftest], ktree.tree_selftest_names(tree),
                                  ktree.SELFTEST_DIR)
-    return _test_kernel_judge(args, _selftest_votes)
+    return _test_kernel_judge(args, fragments, _selftest_votes)
 
 
-def _test_kernel_judge(args, votes_of):
+def _test_kernel_judge(args, fragments, votes_of):
     def make(kernel_inputs, out):
         def judge(key) -> Step:
-            from harness.selftests.kernel import TEST_FRAGMENTS, prepare
+            from harness.selftests.kernel import prepare
             source, patches = kernel_inputs(key)
-            test_kernel, build_s = timed(lambda: prepare(source, patches, TEST_FRAGMENTS,
-                                                         None))
+            test_kernel, build_s = timed(lambda: prepare(source, patches, fragments, None))
             (votes, notes), run_s = timed(lambda: votes_of(args, test_kernel,
                                                            step_dir(out, key)))
             return Step(key, _majority(votes), votes, notes, build_s, run_s)

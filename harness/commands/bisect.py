@@ -25,7 +25,10 @@ def register(subparsers) -> None:
     parser.add_argument("--base-patches", metavar="DIR|MBOX", action="append", default=[],
                         help="patches every step has under the series")
     parser.add_argument("--source", metavar="PATH|TARBALL")
-    parser.add_argument("--config", metavar="FRAGMENT", action="append", default=None)
+    parser.add_argument("--config", metavar="FRAGMENT", action="append", default=None,
+                        help="config fragment (default: base guest damon; with --kunit or "
+                             "--selftest, the test kernel's: those and kunit debuginfo and "
+                             "the selftests' own config); +NAME adds to the defaults")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--scenario", metavar="SCENARIO", help="good = the scenario PASSes")
     what.add_argument("--kunit", metavar="CASE", help="good = this KUnit case PASSes")
@@ -53,8 +56,7 @@ def run(args) -> int:
     from harness.kernel import patches as kpatches
     from harness.kernel.build import validate_build_inputs
     from harness.paths import checked_out, run_dir_for
-    fragments = fragments_from(args.config)
-    validate_build_inputs(args.source, args.base_patches + args.patches, fragments)
+    validate_build_inputs(args.source, args.base_patches + args.patches, step_fragments(args))
     series = kpatches.load_all(args.patches)
     judge_maker = criterion_for(args)
     out = run_dir_for(checked_out(args.out), "bisect")
@@ -80,7 +82,7 @@ def run_range(args) -> int:
     if args.patches:
         raise InputError("--patches", "bisect either a series or a git range, not both")
     good, bad = gitbisect.check_range(args.source, args.good, args.bad)
-    validate_build_inputs(args.source, args.base_patches, fragments_from(args.config))
+    validate_build_inputs(args.source, args.base_patches, step_fragments(args))
     judge_maker = criterion_for(args)
     out = run_dir_for(checked_out(args.out), "bisect")
     clone = gitbisect.clone_for(args.source, good, bad)
@@ -107,8 +109,17 @@ def run_range(args) -> int:
     return 0
 
 
+def step_fragments(args) -> tuple:
+    """Each step's config fragments: --config, else the defaults of the kernel
+    the criterion runs on (a KUnit case or a selftest needs the test kernel)."""
+    if args.scenario:
+        return fragments_from(args.config)
+    from harness.selftests.kernel import TEST_FRAGMENTS
+    return fragments_from(args.config, TEST_FRAGMENTS)
+
+
 def criterion_for(args):
-    return _criterion(args, fragments_from(args.config))
+    return _criterion(args, step_fragments(args))
 
 
 def _criterion(args, fragments):
@@ -119,5 +130,5 @@ def _criterion(args, fragments):
     if args.figure or args.worse_than is not None:
         raise InputError("--figure", "--figure and --worse-than only apply with --scenario")
     if args.kunit:
-        return judges.kunit_judge(args)
-    return judges.selftest_judge(args)
+        return judges.kunit_judge(args, fragments)
+    return judges.selftest_judge(args, fragments)
