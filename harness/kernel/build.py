@@ -33,6 +33,7 @@ from harness.kernel import patches as kpatches
 from harness.kernel import source as ksource
 from harness.kernel.artifact import Kernel
 from harness.cache import mark_used, publish
+from harness.hostshare import occupying
 from harness.paths import cache_dir
 
 DEFAULT = kconfig.DEFAULT_FRAGMENTS
@@ -243,7 +244,8 @@ class Builder:
 
         def make(tmp: Path) -> None:
             tmp.mkdir(mode=0o755)
-            run_make(work, obj, self.req.jobs, tmp / "build.log", self.say)
+            with occupying("kernel build", final.name):
+                run_make(work, obj, self.req.jobs, tmp / "build.log", self.say)
             self.collect(work, obj, tmp, time.time() - started)
 
         publish(final, make, complete=has_metadata)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 from harness.errors import HostError
+from harness.hostshare import Occupancy
 from harness.guest.protocol import Guest
 from harness.guest.ssh import CommandFailed, CommandTimeout, SSHGuest
 from harness.image import GuestImage, guest_image
@@ -59,6 +60,7 @@ class VM(Guest):
         self.guest: Optional[SSHGuest] = None
         self.meta: dict = {}
         self.started_at = 0.0
+        self.occupancy = Occupancy("guest", str(run_dir))
 
     # -- start -------------------------------------------------------------
     def start(self) -> None:
@@ -72,6 +74,7 @@ class VM(Guest):
         self._write_meta(argv=argv, accel=self.accel, ssh_port=port)
         self.started_at = time.monotonic()
         self.child = spawn_qemu(argv, timeout=None)
+        self.occupancy.begin()
         self.watcher = ConsoleWatcher(self.child, self.run_dir / "console.log")
         self.watcher.start()
         self.guest = SSHGuest(port, self.image.key, self.check_alive)
@@ -164,8 +167,10 @@ class VM(Guest):
         self.watcher.join(5)
         self.child.close()
         (self.run_dir / "overlay.qcow2").unlink(missing_ok=True)
+        shared = self.occupancy.finish()
         self._write_meta(wall_seconds=round(time.monotonic() - self.started_at, 2),
-                         crash=self.watcher.crash_reason)
+                         crash=self.watcher.crash_reason,
+                         shared_cores=[a.describe() for a in shared])
 
     def _write_meta(self, **fields) -> None:
         if not self.meta:
