@@ -21,7 +21,7 @@ from harness.kernel import patches as kpatches
 from harness.kernel import source as ksource
 from harness.paths import REPO_ROOT, cache_dir
 
-pytestmark = [pytest.mark.vm, pytest.mark.long]
+pytestmark = [pytest.mark.vm, pytest.mark.long, pytest.mark.may_share_cores]
 
 SERIES = REPO_ROOT / "tests" / "controls" / "broken-commit-series"
 

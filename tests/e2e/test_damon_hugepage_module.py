@@ -12,7 +12,8 @@ from harness.kernel.spec import kernel_for
 from harness.paths import REPO_ROOT
 from harness.scenario import load_scenario
 
-pytestmark = pytest.mark.vm
+# a build, no guest
+pytestmark = [pytest.mark.vm, pytest.mark.may_share_cores]
 MODULE = "damon_hugepage"
 SCENARIO = REPO_ROOT / "tests" / "scenarios" / "damon-hugepage-module.yaml"
 

@@ -1,6 +1,8 @@
-"""The kernel's own DAMON tests, run by the harness on the default test
-kernel (Debian's 7.3 source, the default fragments, KUnit, debug info and
-the selftests' own config). Every selftest and every KUnit suite is an item
+"""The kernel's own DAMON tests, run by the harness on make test's shared
+kernel (Debian's 7.3 source with our DAMON_HUGEPAGE series; the default
+fragments, KUnit, debug info, kmemleak and DAMON_HUGEPAGE: see
+tests/e2e/conftest.py) plus the selftests' own config, which only adds
+DAMON_DEBUG_SANITY: one compile of mm/damon/. Every selftest and every KUnit suite is an item
 here, so CI's JUnit shows each one; tests/selftests/expected.yaml says what
 each must give on this kernel, and why when that is not PASS.
 
@@ -22,6 +24,9 @@ import yaml
 from harness.paths import REPO_ROOT
 
 pytestmark = pytest.mark.vm
+# The controls' verdicts do not depend on timing; the default run's do (some
+# selftests time DAMON), so its items run alone.
+may_share = pytest.mark.may_share_cores
 
 EXPECTED = yaml.safe_load((REPO_ROOT / "tests/selftests/expected.yaml").read_text())
 CONTROL = REPO_ROOT / "tests/controls/break-damos-commit-quota.patch"
@@ -43,10 +48,10 @@ def by_name(results: dict, kind: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def default_run(tmp_path_factory):
+def default_run(tmp_path_factory, shared_kernel_args):
     # --retries 1: some selftests time DAMON (damos_apply_interval.py failed
     # 1 of 4 runs under TCG here); a retry is reported with both attempts.
-    return harness("selftests", "--kunit", "--retries", "1",
+    return harness("selftests", "--kunit", "--retries", "1", *shared_kernel_args(),
                    out=tmp_path_factory.mktemp("selftests"))
 
 
@@ -73,8 +78,10 @@ def test_every_test_of_the_tree_has_an_expectation(default_run):
         set(EXPECTED["kunit"])
 
 
-def test_the_broken_commit_fails_the_kunit_case_and_the_selftest(tmp_path):
-    run = harness("selftests", "--kunit", "--patches", str(CONTROL), "--test", "sysfs.py",
+@may_share
+def test_the_broken_commit_fails_the_kunit_case_and_the_selftest(tmp_path, shared_kernel_args):
+    run = harness("selftests", "--kunit", *shared_kernel_args(), "--patches", str(CONTROL),
+                  "--test", "sysfs.py",
                   "--test", "damos_quota.py", out=tmp_path)
     assert run["exit_status"] == 1
     selftests = by_name(run, "selftest")
@@ -87,8 +94,10 @@ def test_the_broken_commit_fails_the_kunit_case_and_the_selftest(tmp_path):
     assert "weight_age" in kunit[("damon", "damos_test_commit_quota")]["output"]
 
 
-def test_a_crash_keeps_the_console_and_lists_the_tests_not_run(tmp_path):
-    run = harness("selftests", "--patches", str(CRASH), "--test", "sysfs.py",
+@may_share
+def test_a_crash_keeps_the_console_and_lists_the_tests_not_run(tmp_path, shared_kernel_args):
+    run = harness("selftests", *shared_kernel_args(), "--patches", str(CRASH),
+                  "--test", "sysfs.py",
                   "--test", "damos_tried_regions.py", "--test", "sysfs_refresh.py", out=tmp_path)
     assert run["exit_status"] == 4
     got = {t["name"]: t for t in run["tests"]}
@@ -98,8 +107,9 @@ def test_a_crash_keeps_the_console_and_lists_the_tests_not_run(tmp_path):
     assert "kernel BUG at" in crashed["output"] and "sysfs-schemes.c" in crashed["output"]
 
 
-def test_kunit_alone_stops_when_the_plan_is_complete(tmp_path):
-    run = harness("kunit", out=tmp_path)
+@may_share
+def test_kunit_alone_stops_when_the_plan_is_complete(tmp_path, shared_kernel_args):
+    run = harness("kunit", *shared_kernel_args(), out=tmp_path)
     assert run["exit_status"] == 0
     assert {t["status"] for t in run["tests"]} == {"PASS"}
     assert len(run["tests"]) == sum(s["cases"] for s in EXPECTED["kunit"].values())

@@ -6,8 +6,11 @@ result must still arrive, with the same verdicts and the same artefacts as
 the serial run; the retry must be recorded with what the first attempt left;
 and no QEMU may be left on the machine.
 
-The scenarios are two negative controls cut to 20 s: what they check holds
-even when the two VMs share the host's two cores, as they do here.
+The scenarios are two negative controls cut to 8 s of sampling, with only
+their `stays` checks: what those check holds whatever the timing, and the
+two VMs share the host's two cores here. (With their `reaches` checks and
+12 s, one was not reached in time once: that is a test of DAMON under load,
+not of the runner.)
 """
 
 import json
@@ -26,23 +29,18 @@ import yaml
 from harness.dask_local import LocalCluster
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.vm
+# the scenarios keep only checks that hold whatever the timing
+pytestmark = [pytest.mark.vm, pytest.mark.may_share_cores]
 
 SCENARIOS = ("collapse-stat-control", "migration-nomatch-control")
-SECONDS = 20    # with 12 s, a check to be reached within it failed once with the VMs sharing cores
+SECONDS = 8
 # Files a run may have or not whoever ran it: the runner's own records.
 RUNNER_FILES = {"task.json", "task.log"}
 
 
-def quick(name: str, where: Path) -> Path:
-    doc = yaml.safe_load((REPO_ROOT / "tests" / "scenarios" / f"{name}.yaml").read_text())
-    doc["sample"]["duration"] = f"{SECONDS}s"
-    for e in doc["expect"]:
-        if "reaches" in e:
-            e["reaches"]["within"] = f"{SECONDS}s"
-    path = where / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+@pytest.fixture
+def quick(short_scenario, tmp_path):
+    return lambda name: short_scenario(name, SECONDS, tmp_path, timed=False)
 
 
 def harness_run(args, out: Path, results: Path, repeat: int = 2, **popen):
@@ -92,9 +90,9 @@ def kill_a_worker_while_its_vm_runs(cluster: LocalCluster, harness, timeout=240)
     return 0     # no VM ever ran: the assertions below say what went wrong
 
 
-def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tmp_path):
+def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tmp_path, quick):
     started = time.time()
-    paths = [str(quick(name, tmp_path)) for name in SCENARIOS]
+    paths = [str(quick(name)) for name in SCENARIOS]
     serial = harness_run(paths, tmp_path / "serial", tmp_path / "serial-runs")
     serial_out = serial.communicate()[0]
     print(serial_out)
@@ -133,11 +131,11 @@ def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tm
     assert not qemus_since(started), "a QEMU outlived the test"
 
 
-def test_a_task_lost_on_two_workers_is_an_error_with_both_attempts_kept(tmp_path):
+def test_a_task_lost_on_two_workers_is_an_error_with_both_attempts_kept(tmp_path, quick):
     """Its worker is killed under it twice: allowed-failures=1 gives up, and
     the task is reported once, as an ERROR, with what each attempt left."""
     started = time.time()
-    path = str(quick(SCENARIOS[0], tmp_path))
+    path = str(quick(SCENARIOS[0]))
     (tmp_path / "logs").mkdir()
     with LocalCluster(workers=2, vms=1, log_dir=tmp_path / "logs") as cluster:
         run = harness_run([path, "--cluster", cluster.address], tmp_path / "out",
@@ -198,12 +196,13 @@ def dask_workers_of(port: int):
             and f":{port}" in " ".join(p.info["cmdline"] or [])]
 
 
-def test_a_cluster_started_over_ssh_runs_the_matrix_and_ends_with_the_harness(tmp_path, sshd):
+def test_a_cluster_started_over_ssh_runs_the_matrix_and_ends_with_the_harness(tmp_path, sshd,
+                                                                             quick):
     """--cluster FILE: the scheduler here, a worker started by ssh through a
     real sshd; its VM runs the scenario, and nothing is left afterwards."""
     destination, options, sshd_log = sshd
     started = time.time()
-    path = quick(SCENARIOS[0], tmp_path)
+    path = quick(SCENARIOS[0])
     env = {k: v for k, v in os.environ.items() if k == "DAMON_HARNESS_CACHE"}
     lab = tmp_path / "lab.yaml"
     lab.write_text(yaml.safe_dump({"hosts": {destination: 1}, "ssh": options,

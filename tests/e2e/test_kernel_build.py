@@ -1,7 +1,10 @@
-"""Build the default kernel (a cache hit when one exists) and boot it.
+"""Build a kernel from Debian's source, a series and fragments (a cache hit
+when one exists) and boot it: make test's shared kernel (tests/e2e/conftest.py).
 
 The result boots in the harness's guest (two NUMA nodes, sshd) and exposes
-DAMON's sysfs interface.
+DAMON's sysfs interface. The default fragments alone are never compiled in
+make test (the shared kernel has them all, and more); every fragment set is
+generated and checked here without compiling, in seconds.
 """
 
 import pytest
@@ -10,34 +13,40 @@ from harness.kernel import config as kconfig
 from harness.kernel.build import check_kernel_config
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.vm
+# First in make test: it builds the shared kernel while the other lane runs
+# the unit tests and the guests of Debian's kernel.
+pytestmark = [pytest.mark.vm, pytest.mark.starts_early]
+may_share = pytest.mark.may_share_cores
 
 SERIES = str(REPO_ROOT / "kernel-patches/damon-hugepage")
 # Fragment sets CI never compiles (debug) or compiles elsewhere: each must at
 # least hold on 7.3 after olddefconfig. Together they name every fragment.
 CONFIG_SETS = {
+    "defaults": ((), kconfig.DEFAULT_FRAGMENTS),
     "debug": ((), (*kconfig.DEFAULT_FRAGMENTS, "debug.config")),
     "hugepage-debug": ((SERIES,), (*kconfig.DEFAULT_FRAGMENTS, "damon-hugepage.config",
                                    "debug.config")),
     "hugepage-module": ((SERIES,), (*kconfig.DEFAULT_FRAGMENTS, "damon-hugepage.config",
                                     "kmemleak.config", "damon-hugepage-module.config")),
-    # The selftests' test kernel (tests/e2e/test_damon_selftests.py compiles it).
+    # The selftests' default test kernel (make test runs them on the shared kernel).
     "test-kernel": ((), (*kconfig.DEFAULT_FRAGMENTS, "kunit.config", "debuginfo.config")),
 }
 
 
 @pytest.fixture(scope="module")
-def kernel(kernel_build):
-    return kernel_build()
+def kernel(shared_kernel):
+    return shared_kernel
 
 
-def test_requested_options_hold(kernel):
+@may_share
+def test_requested_options_hold(kernel, shared_kernel_spec):
     built = kconfig.parse((kernel.image.parent / "config").read_text(), strict=False)
-    for name in kconfig.DEFAULT_FRAGMENTS:
+    for name in shared_kernel_spec.configs:
         requested = kconfig.parse(kconfig.resolve_fragment(name).read_text())
         assert kconfig.mismatches(requested, built) == []
 
 
+@may_share
 def test_boots_in_the_guest_with_damon_sysfs(kernel, boot_vm):
     vm = boot_vm("two-node", kernel=kernel)
     assert vm.run("uname -r", check=True).stdout.strip() == kernel.release
@@ -46,12 +55,14 @@ def test_boots_in_the_guest_with_damon_sysfs(kernel, boot_vm):
     assert vm.run("test -d /sys/kernel/mm/damon/admin/kdamonds").ok
 
 
+@may_share
 def test_config_sets_name_every_fragment():
     named = {name for _, fragments in CONFIG_SETS.values() for name in fragments}
     on_disk = {path.name for path in kconfig.CONFIGS_DIR.glob("*.config")}
     assert on_disk <= named, f"fragments no test checks: {sorted(on_disk - named)}"
 
 
+@may_share
 @pytest.mark.parametrize("name", sorted(CONFIG_SETS))
 def test_fragments_hold_without_compiling(name):
     patches, fragments = CONFIG_SETS[name]

@@ -16,7 +16,7 @@ from harness.kernel import patches as kpatches
 from harness.kernel import source as ksource
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.vm     # needs the 7.3 source (fetched and cached once)
+pytestmark = [pytest.mark.vm, pytest.mark.may_share_cores]   # the 7.3 source (fetched once); no guest
 
 SERIES = REPO_ROOT / "kernel-patches" / "damon-hugepage"
 TOTAL = re.compile(r"^total: (\d+) errors, (\d+) warnings, (\d+) checks", re.M)
