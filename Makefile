@@ -9,8 +9,12 @@ run: setup
 	./damon-harness boot
 	./damon-harness run
 
+# Two lanes (pytest-xdist): tests whose verdicts do not depend on timing share
+# the cores; the others take the host alone (harness/pytest_plugin.py).
+LANES = -n 2 --dist loadfile
+
 test: setup
-	scripts/run-tests tests -m "not long" --durations=40
+	scripts/run-tests tests -m "not long" $(LANES) --durations=40
 
 # Every reproduction of a published result (about 25 minutes).
 reproduce: setup
@@ -18,10 +22,10 @@ reproduce: setup
 
 # Long end-to-end runs that do not fit make test's 60 minutes.
 test-long: setup
-	scripts/run-tests tests -m long
+	scripts/run-tests tests -m long $(LANES)
 
 test-unit: setup
-	scripts/run-tests tests/unit -q
+	scripts/run-tests tests/unit -q $(LANES)
 
 bench-boot: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/boot_bench.py

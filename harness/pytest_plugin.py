@@ -1,9 +1,11 @@
-"""pytest fixtures that hand a test a booted guest and always tear it down."""
+"""pytest fixtures that hand a test a booted guest and always tear it down,
+scenario files as test items, and the host's cores shared only where sound."""
 
+import fcntl
 import os
 import re
 import signal
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 
 import pytest
 
@@ -15,6 +17,11 @@ from harness.vm.process import kill_all
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", f"{MAY_SHARE}: its verdict does not depend on timing, "
+                                       "so it may run while other guests or builds share the "
+                                       "host's cores (a vm test without it runs alone)")
+    config.addinivalue_line("markers", f"{EARLY}: started before the rest, so that its long "
+                                       "build overlaps the other lane's short tests")
     # SIGTERM would otherwise end pytest without teardown; make it an interrupt.
     def interrupt(signum, frame):
         kill_all()
@@ -139,3 +146,105 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, 0, f"scenario {self.name}"
+
+
+# -- the host's cores: who may share them --------------------------------------
+# Under pytest-xdist two tests run at once. A test marked may_share_cores (and
+# any test that boots no guest) holds the host lock shared; any other test
+# that boots a guest holds it alone, so its guest's timing is its own. A
+# turnstile gives a waiting test that must run alone its turn before later
+# shared ones. Each test's guests are found afterwards in the host's log of
+# guests and builds (harness.hostshare) and the run ends with who shared.
+MAY_SHARE = "may_share_cores"
+EARLY = "starts_early"
+
+
+def runs_alone(item) -> bool:
+    return (item.get_closest_marker("vm") is not None
+            and item.get_closest_marker(MAY_SHARE) is None)
+
+
+def start_rank(item) -> int:
+    """Early builds first, then tests that may share the cores, then the
+    ones that run alone: the lanes overlap at the start and take turns at
+    the end."""
+    if item.get_closest_marker(EARLY) is not None:
+        return 0
+    if item.get_closest_marker("vm") is None:
+        return 1
+    return 3 if runs_alone(item) else 2
+
+
+@contextmanager
+def host_turn(alone: bool):
+    from harness.hostshare import log_path
+    where = log_path().parent
+    where.mkdir(parents=True, exist_ok=True)
+    with open(where / "turnstile.lock", "w") as turnstile, \
+            open(where / "cores.lock", "w") as cores:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(cores, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(cores, fcntl.LOCK_UN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    from harness.hostshare import OWNER_ENV
+    os.environ[OWNER_ENV] = item.nodeid      # the guests and builds it starts say so
+    with host_turn(runs_alone(item)):
+        yield
+    os.environ.pop(OWNER_ENV, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    if call.when == "teardown" and item.get_closest_marker("vm") is not None:
+        item.user_properties.append(("guests", guest_sharing(item)))
+    yield
+
+
+def guest_sharing(item) -> dict:
+    """{guests: how many the test booted, alone: whether it had to run
+    alone, shared: what ran beside its guests}."""
+    from harness.hostshare import activities, overlapping
+    every = activities()
+    guests = [a for a in every if a.owner == item.nodeid and a.kind == "guest"]
+    shared = sorted({other.describe() for guest in guests
+                     for other in overlapping(guest, every)})
+    return {"guests": len(guests), "alone": runs_alone(item), "shared": shared}
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = sharing_summary(terminalreporter.stats)
+    if lines:
+        terminalreporter.write_sep("=", "guests and the host's cores")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def sharing_summary(stats) -> list:
+    """Which tests' guests shared the host's cores, and with what."""
+    booted, shared = 0, []
+    for report in (r for reports in stats.values() for r in reports
+                   if getattr(r, "when", None) == "teardown"):
+        sharing = dict(getattr(report, "user_properties", ())).get("guests")
+        if not sharing or not sharing["guests"]:
+            continue
+        booted += 1
+        if sharing["shared"]:
+            # A test that held the host alone can still meet a guest or build
+            # of a process outside this run.
+            flag = "RAN ALONE YET SHARED, " if sharing["alone"] else ""
+            shared.append(f"  {report.nodeid}: {flag}beside " + "; ".join(sharing["shared"][:4])
+                          + (f" and {len(sharing['shared']) - 4} more"
+                             if len(sharing["shared"]) > 4 else ""))
+    if not booted:
+        return []
+    head = (f"{booted} tests booted guests; {len(shared)} of them shared the host's cores "
+            f"with another guest or a kernel build" if shared else
+            f"{booted} tests booted guests; none shared the host's cores")
+    return [head] + shared

@@ -28,3 +28,64 @@ def test_build_progress_reaches_the_terminal_while_captured(pytester, monkeypatc
     report = result.stdout.str()
     # The report quotes the test's source, so match what was printed.
     assert "Captured stderr call" in report and "build: LIVE-LINE" not in report
+
+
+LANES = '''
+import os, time, pytest
+from harness.hostshare import occupying
+
+def span(name):
+    with occupying("guest", name):
+        started = time.time()
+        time.sleep(0.6)
+        ended = time.time()
+    with open(os.environ["SPANS"], "a") as out:
+        out.write(f"{name} {started} {ended}\\n")
+
+@pytest.mark.vm
+def test_alone_1(): span("alone-1")
+
+@pytest.mark.vm
+@pytest.mark.may_share_cores
+def test_share_1(): span("share-1")
+
+@pytest.mark.vm
+@pytest.mark.may_share_cores
+def test_share_2(): span("share-2")
+
+@pytest.mark.vm
+def test_alone_2(): span("alone-2")
+
+@pytest.mark.vm
+@pytest.mark.may_share_cores
+def test_share_3(): span("share-3")
+
+@pytest.mark.vm
+@pytest.mark.may_share_cores
+def test_share_4(): span("share-4")
+'''
+
+
+def test_a_test_that_runs_alone_never_meets_another_and_the_end_says_who_shared(
+        pytester, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("DAMON_HARNESS_HOST_LOG", str(tmp_path / "host" / "log"))
+    monkeypatch.setenv("SPANS", str(tmp_path / "spans"))
+    pytester.makepyfile(LANES)
+    result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "-n", "2",
+                                           "--dist", "load")
+    result.assert_outcomes(passed=6)
+    spans = {}
+    for line in (tmp_path / "spans").read_text().splitlines():
+        name, start, end = line.split()
+        spans[name] = (float(start), float(end))
+    for alone in ("alone-1", "alone-2"):
+        a0, a1 = spans[alone]
+        assert all(e <= a0 or s >= a1 for name, (s, e) in spans.items() if name != alone)
+    out = result.stdout.str()
+    assert "guests and the host's cores" in out and "6 tests booted guests" in out
+    assert "RAN ALONE YET SHARED" not in out
+    overlapped = [n for n in spans if any(
+        s < spans[n][1] and spans[n][0] < e for m, (s, e) in spans.items() if m != n)]
+    for name in overlapped:
+        assert f"test_{name.replace('-', '_')}: beside guest" in out
