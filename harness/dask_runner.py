@@ -8,6 +8,13 @@ harness.kernel.shipping) and runs in a process of its own on the worker
 whole run directory comes back to the client's results directory, so reports
 are the same as a serial run's.
 
+The scheduler never imports harness: a task is a function pickled by value
+(a local function, which distributed hands to cloudpickle) and bytes, so a
+scheduler started as Dask documents it (`dask scheduler`) runs our tasks.
+Every VM worker must import the same harness as the client (the same files:
+harness.hashing.package_digest); one that does not is refused with how to
+start it before anything is built, shipped or booted.
+
 A worker that dies mid-run is the scheduler's to reschedule: with
 distributed.scheduler.allowed-failures at 1, once. Every attempt announces
 itself (an event on the scheduler: worker, host, directory), so the run
@@ -17,7 +24,9 @@ as an ERROR with both attempts and whatever files they left on this host.
 
 import io
 import os
+import pickle
 import re
+import sys
 import shutil
 import socket
 import tarfile
@@ -54,9 +63,56 @@ def connect(address: str):
     if not vm_workers(client):
         client.close()
         raise InputError("--cluster", f"no worker at {address} declares a {VM} resource "
-                                      f"(start workers with: dask worker {address} "
-                                      f"--resources {VM}=1)")
+                                      f"(start workers with: {worker_command(address)})")
+    try:
+        check_workers_harness(client, address)
+    except InputError:
+        client.close()
+        raise
     return client
+
+
+def worker_command(address: str) -> str:
+    """How to start a worker that runs this harness (the README's way)."""
+    from harness.paths import REPO_ROOT
+    return (f"cd {REPO_ROOT} && PYTHONPATH=. {sys.executable} -m "
+            f"distributed.cli.dask_worker {address} --resources {VM}=1")
+
+
+def _harness_on_worker():
+    """A function for client.run that a worker without harness can still
+    unpickle (a local function is pickled by value): what harness it has."""
+    def identity() -> str:
+        try:
+            from harness.hashing import package_digest
+            return package_digest()
+        except Exception as exc:  # noqa: BLE001 - whatever stops the import
+            return f"cannot import harness: {type(exc).__name__}: {exc}"
+    return identity
+
+
+def check_workers_harness(client, address: str) -> None:
+    """InputError naming the first VM worker whose harness is not ours."""
+    from harness.hashing import package_digest
+    ours = package_digest()
+    workers = sorted(vm_workers(client))
+    try:
+        theirs = client.run(_harness_on_worker(), workers=workers)
+    except Exception as exc:  # noqa: BLE001 - a worker that cannot even run the check
+        raise InputError("--cluster", f"the workers at {address} cannot run the harness's "
+                                      f"check ({_first_line(exc)}); start them with: "
+                                      f"{worker_command(address)}") from None
+    for worker in workers:
+        if theirs.get(worker) != ours:
+            found = theirs.get(worker, "no answer")
+            what = found if found.startswith("cannot") else f"another harness ({found})"
+            raise InputError("--cluster", f"worker {worker} {what}; start it from this "
+                                          f"checkout: {worker_command(address)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()[:160]
 
 
 _ADDRESS = re.compile(r"^(?:tcp://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
@@ -108,7 +164,8 @@ class DaskRunner:
         futures = {}
         for task, (shipped, ident, blob) in zip(tasks, self._ship_kernels(tasks)):
             key = f"damon-{task.run_dir.name}-{uuid.uuid4().hex[:8]}"
-            future = self.client.submit(attempt, shipped, self.accel, ident, blob, key=key,
+            payload = pickle.dumps((shipped, self.accel, ident))
+            future = self.client.submit(_task_function(), payload, blob, key=key,
                                         resources={VM: 1}, pure=False)
             futures[future] = task
         collected = Collected(tasks, echo, after)
@@ -155,10 +212,8 @@ class DaskRunner:
             _keep_leftovers(attempts, task.run_dir)
             write_task_file(task, {"runner": self.how, "attempts": attempts,
                                    "lost": f"{type(exc).__name__}: {exc}"})
-            return task.work.lost(task.run_dir, (
-                f"no result from {len(attempts)} attempt(s) "
-                f"({', '.join(a['worker'] for a in attempts)}): "
-                f"{type(exc).__name__}: {str(exc)[:160]}")), attempts
+            return task.work.lost(task.run_dir, f"{_tried(attempts)}: {_first_line(exc)}"
+                                  " (the whole reason is in task.json)"), attempts
         finally:
             future.release()
         _unpack(archive, task.run_dir)
@@ -178,6 +233,13 @@ class DaskRunner:
         return started
 
 
+def _tried(attempts: List[dict]) -> str:
+    if not attempts:
+        return "no result: no attempt started on a worker"
+    return (f"no result from {len(attempts)} attempt(s) "
+            f"({', '.join(a['worker'] for a in attempts)})")
+
+
 def _keep_replicas(client) -> str:
     """Stops the scheduler's active memory manager, which would drop the
     shipped kernels' extra copies (it keeps one per waiting task, so the last
@@ -186,6 +248,16 @@ def _keep_replicas(client) -> str:
         return ""
     client.amm.stop()
     return "; its active memory manager is now stopped, so every worker keeps the kernels"
+
+
+def _task_function():
+    """What a task runs, as the scheduler sees it: a local function (so
+    pickled by value) of bytes; harness is imported on the worker only."""
+    def run_payload(payload: bytes, blob: bytes):
+        import pickle as unpickle
+        from harness.dask_runner import attempt as run_attempt
+        return run_attempt(*unpickle.loads(payload), blob)
+    return run_payload
 
 
 def attempt(task: Task, accel: str, ident: str, blob: bytes):

@@ -5,6 +5,7 @@ import fcntl
 import os
 import re
 import signal
+import uuid
 from contextlib import ExitStack, contextmanager, nullcontext
 
 import pytest
@@ -93,6 +94,8 @@ class ScenarioFile(pytest.File):
         scenario = load_scenario(str(self.path))
         item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
         item.add_marker(pytest.mark.vm)
+        if scenario.timing_free:
+            item.add_marker(MAY_SHARE)
         yield item
 
 
@@ -191,10 +194,19 @@ def host_turn(alone: bool):
             fcntl.flock(cores, fcntl.LOCK_UN)
 
 
+# One id for the whole run (every xdist worker's), so that a test's guests
+# are told from those of the same test in an earlier run.
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+
+
+def owner_of(item) -> str:
+    return f"{RUN_ID[:8]} {item.nodeid}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     from harness.hostshare import OWNER_ENV
-    os.environ[OWNER_ENV] = item.nodeid      # the guests and builds it starts say so
+    os.environ[OWNER_ENV] = owner_of(item)   # the guests and builds it starts say so
     with host_turn(runs_alone(item)):
         yield
     os.environ.pop(OWNER_ENV, None)
@@ -209,12 +221,16 @@ def pytest_runtest_makereport(item, call):
 
 def guest_sharing(item) -> dict:
     """{guests: how many the test booted, alone: whether it had to run
-    alone, shared: what ran beside its guests}."""
+    alone, shared: {what ran beside its guests: how many}}."""
     from harness.hostshare import activities, overlapping
     every = activities()
-    guests = [a for a in every if a.owner == item.nodeid and a.kind == "guest"]
-    shared = sorted({other.describe() for guest in guests
-                     for other in overlapping(guest, every)})
+    guests = [a for a in every if a.owner == owner_of(item) and a.kind == "guest"]
+    beside = {other.id: other for guest in guests for other in overlapping(guest, every)}
+    shared: dict = {}
+    for other in beside.values():
+        test = other.owner.partition(" ")[2]
+        label = f"{other.kind} of {test}" if test else other.describe()
+        shared[label] = shared.get(label, 0) + 1
     return {"guests": len(guests), "alone": runs_alone(item), "shared": shared}
 
 
@@ -239,9 +255,8 @@ def sharing_summary(stats) -> list:
             # A test that held the host alone can still meet a guest or build
             # of a process outside this run.
             flag = "RAN ALONE YET SHARED, " if sharing["alone"] else ""
-            shared.append(f"  {report.nodeid}: {flag}beside " + "; ".join(sharing["shared"][:4])
-                          + (f" and {len(sharing['shared']) - 4} more"
-                             if len(sharing["shared"]) > 4 else ""))
+            beside = "; ".join(f"{n} x {label}" for label, n in sorted(sharing["shared"].items()))
+            shared.append(f"  {report.nodeid}: {flag}beside {beside}")
     if not booted:
         return []
     head = (f"{booted} tests booted guests; {len(shared)} of them shared the host's cores "

@@ -887,6 +887,17 @@ class Expectation:
     def delta(self) -> bool:
         return getattr(self.rule, "delta", False)
 
+    @property
+    def slower_only_helps(self) -> bool:
+        """Whether a slower guest (one sharing the host's cores) cannot turn
+        this check against the scenario. A slower guest does less: an upper
+        bound that must hold holds all the more, and a level or a
+        convergence that must not be reached is reached all the less."""
+        if self.should == "pass":
+            return self.kind == "stays" and self.rule.at_most is not None
+        return self.kind == "converges" or (self.kind == "reaches"
+                                            and self.rule.at_least is not None)
+
     def validate(self, at: At, ctx) -> None:
         given = [k for k in EXPECT_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
@@ -963,6 +974,14 @@ class Scenario:
     raw: Dict[str, Any] = field(default_factory=dict)
     condition: str = ""     # a reproduction's condition
     derived: bool = False   # raw was made from the file (a condition, extends:), not read as is
+
+    @property
+    def timing_free(self) -> bool:
+        """Whether its verdict holds on a guest that shares the host's cores:
+        every check is one a slower guest only helps, and no step runs a
+        command, which could check something at a moment."""
+        return (all(e.slower_only_helps for e in self.expect)
+                and not any(step.run for step in self.steps))
 
     def reference_size(self, m: Metric, facts: RunFacts) -> Optional[float]:
         """What a percentage of metric m refers to, in this run."""

@@ -88,4 +88,4 @@ def test_a_test_that_runs_alone_never_meets_another_and_the_end_says_who_shared(
     overlapped = [n for n in spans if any(
         s < spans[n][1] and spans[n][0] < e for m, (s, e) in spans.items() if m != n)]
     for name in overlapped:
-        assert f"test_{name.replace('-', '_')}: beside guest" in out
+        assert f"test_{name.replace('-', '_')}: beside 1 x guest of" in out

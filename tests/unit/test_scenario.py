@@ -272,3 +272,18 @@ def test_stays_until_must_not_precede_after():
 def test_bounds_refuse_out_of_range_percentages_and_non_finite_numbers(value, words):
     message = error_of(lambda r: r["expect"][0]["reaches"].update(at_least=value))
     assert "t.yaml: expect[0].reaches.at_least" in message and words in message
+
+
+TIMING_FREE = {"damon-hugepage-nocommit-control", "damon-hugepage-nopid-control",
+               "hint-path-never-control", "memcg-wrong-node-control",
+               "migration-nomatch-control"}
+
+
+def test_only_scenarios_whose_every_check_a_slower_guest_helps_are_timing_free():
+    """collapse-stat-control must see its scheme try the hot region in time,
+    migration-balancing-control must see hinting faults happen: a slower
+    guest could fail both, so they run alone like every positive scenario."""
+    found = {sc.name for sc in (load_scenario(p, check_kernel=False)
+                                for p in SCENARIOS.glob("*.yaml"))
+             if sc.timing_free}
+    assert found == TIMING_FREE
