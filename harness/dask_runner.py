@@ -26,7 +26,6 @@ import io
 import os
 import pickle
 import re
-import sys
 import shutil
 import socket
 import tarfile
@@ -75,7 +74,7 @@ def connect(address: str):
 def worker_command(address: str) -> str:
     """How to start a worker that runs this harness (the README's way)."""
     from harness.paths import REPO_ROOT
-    return (f"cd {REPO_ROOT} && PYTHONPATH=. {sys.executable} -m "
+    return (f"cd {REPO_ROOT} && PYTHONPATH=. $(scripts/setup.sh) -m "
             f"distributed.cli.dask_worker {address} --resources {VM}=1")
 
 
@@ -87,7 +86,7 @@ def _harness_on_worker():
             from harness.hashing import package_digest
             return package_digest()
         except Exception as exc:  # noqa: BLE001 - whatever stops the import
-            return f"cannot import harness: {type(exc).__name__}: {exc}"
+            return f"cannot import harness ({exc})"
     return identity
 
 
@@ -106,8 +105,8 @@ def check_workers_harness(client, address: str) -> None:
         if theirs.get(worker) != ours:
             found = theirs.get(worker, "no answer")
             what = found if found.startswith("cannot") else f"another harness ({found})"
-            raise InputError("--cluster", f"worker {worker} {what}; start it from this "
-                                          f"checkout: {worker_command(address)}")
+            raise InputError("--cluster", f"worker {worker} {what}; start it with: "
+                                          f"{worker_command(address)}")
 
 
 def _first_line(exc: BaseException) -> str:

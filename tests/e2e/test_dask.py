@@ -158,6 +158,35 @@ def test_a_task_lost_on_two_workers_is_an_error_with_both_attempts_kept(tmp_path
     assert not qemus_since(started), "a QEMU outlived the test"
 
 
+def scheduler_finds_harness(address: str) -> bool:
+    from distributed import Client
+
+    def finds() -> bool:        # local: pickled by value, as the runner's tasks are
+        import importlib.util
+        return importlib.util.find_spec("harness") is not None
+    with Client(address, set_as_default=False) as client:
+        return client.run_on_scheduler(finds)
+
+
+def test_a_scheduler_started_as_dask_documents_it_runs_a_scenario(tmp_path, quick):
+    """`dask scheduler` outside the checkout (it cannot import harness) and a
+    worker started as the README says: the scenario PASSes."""
+    started = time.time()
+    path = quick(SCENARIOS[0])
+    (tmp_path / "logs").mkdir()
+    with LocalCluster(workers=1, vms=1, log_dir=tmp_path / "logs",
+                      dask_scheduler=True) as cluster:
+        assert not scheduler_finds_harness(cluster.address)
+        run = harness_run([str(path), "--cluster", cluster.address], tmp_path / "out",
+                          tmp_path / "runs", repeat=1)
+        out = run.communicate(timeout=300)[0]
+    print(out)
+    assert run.returncode == 0, out
+    [result] = json.loads((tmp_path / "out" / "summary.json").read_text())["scenarios"]
+    assert result["verdict"] == "PASS"
+    assert not qemus_since(started), "a QEMU outlived the test"
+
+
 # ------------------------------------------------------------ over ssh
 
 @pytest.fixture
