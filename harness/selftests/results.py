@@ -33,6 +33,7 @@ class TestResult:
     output: str = ""
     number: int = 0     # its place in the run (KTAP's test number)
     attempts: int = 1   # how many times it ran (see selftests --retries)
+    seconds: float = 0.0    # its last attempt's wall time, to the runner's polling (0: unknown)
 
     @property
     def ident(self) -> str:
@@ -104,7 +105,8 @@ def junit_xml(results: Sequence[TestResult], label: str) -> str:
     from junit_xml import TestCase, TestSuite, to_xml_report_string
     suites: Dict[str, List] = {}
     for r in results:
-        case = TestCase(r.name, classname=f"{label}.{r.kind}.{r.suite}", stdout=r.output)
+        case = TestCase(r.name, classname=f"{label}.{r.kind}.{r.suite}", stdout=r.output,
+                        elapsed_sec=r.seconds or None)
         if r.status == Status.SKIP:
             case.add_skipped_info(r.reason or "skipped")
         elif r.status == Status.FAIL:

@@ -6,11 +6,12 @@ guest that crashes or hangs still leaves the results of every test that
 finished, the output of the one that was running, and the console excerpt.
 """
 
+import re
 import shlex
 import tarfile
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from harness.selftests import ktap
 from harness.selftests.results import Status, TestResult
@@ -132,11 +133,14 @@ def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[
     vm.run(f"cd {GUEST_DIR} && rm -f {STATUS} {OUTPUT} && setsid sh -c "
            f"'./run_kselftest.sh {' '.join(args)} >> {OUTPUT} 2>&1; echo $? > {STATUS}' "
            "< /dev/null > /dev/null 2>&1 &", timeout=30, check=True)
+    started = time.monotonic()
     budget = len(tests) * (per_test_timeout(tools, timeout) + 30) + SLACK_S
     kept = run_dir / ("kselftest.ktap" if attempt == 1 else f"kselftest.attempt{attempt}.ktap")
-    output, ended = _poll(vm, time.monotonic() + budget, run_dir, kept)
+    output, ended, done_at = _poll(vm, started + budget, run_dir, kept)
     parser = ktap.load_parser(tools.parser_dir)
     results = ktap.selftest_results(parser, output, tests, ended)
+    for result, seconds in zip(results, durations(tests, done_at, started)):
+        result.seconds = seconds
     excerpt = run_dir / "crash-excerpt.txt"
     if excerpt.is_file():
         for result in results:
@@ -145,10 +149,26 @@ def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[
     return results
 
 
+RESULT_LINE = re.compile(r"^(?:not )?ok \d+ selftests: damon: (\S+)", re.M)
+
+
+def durations(tests: Sequence[str], done_at: Dict[str, float], started: float) -> List[float]:
+    """Each test's seconds, from when its result line was first seen (0 when
+    it never was): the runner runs them one after another."""
+    out, last = [], started
+    for name in tests:
+        if name not in done_at:
+            out.append(0.0)
+            continue
+        out.append(round(done_at[name] - last, 1))
+        last = done_at[name]
+    return out
+
+
 def _poll(vm, deadline: float, run_dir: Path, kept: Path):
-    """(the runner's output, why it stopped early or None); the output is
-    kept in `kept` as it grows."""
-    output, ended = "", None
+    """(the runner's output, why it stopped early or None, when each test's
+    result line was first seen); the output is kept in `kept` as it grows."""
+    output, ended, done_at = "", None, {}
     while True:
         try:
             got = vm.run(f"cat {OUTPUT}; echo; echo @@status=$(cat {STATUS} 2>/dev/null)",
@@ -160,6 +180,8 @@ def _poll(vm, deadline: float, run_dir: Path, kept: Path):
         text, _, status = got.stdout.rpartition("@@status=")
         output = text[:-1] if text.endswith("\n") else text
         kept.write_text(output)
+        for name in RESULT_LINE.findall(output):
+            done_at.setdefault(name, time.monotonic())
         if status.strip():
             break
         if time.monotonic() > deadline:
@@ -167,7 +189,7 @@ def _poll(vm, deadline: float, run_dir: Path, kept: Path):
             break
         time.sleep(POLL_S)
     kept.write_text(output)
-    return output, ended
+    return output, ended, done_at
 
 
 def keep_dmesg(vm, run_dir: Path) -> None:

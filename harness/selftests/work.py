@@ -97,6 +97,7 @@ def run_suite(test_kernel, run_dir, accel_choice: str, tests, retries: int, kuni
     accel = choose_accel(test_kernel.kernel.image, accel_choice)
     timeout = runner.effective_timeout(tools, timeout, accel)
     extra = {"kernel": test_kernel.kernel.describe(), "tree": tools.tree,
+             "in_tree": list(tools.selftests),     # what was not chosen is not lost
              "timing": {"accel": accel, "build_s": test_kernel.build_s,
                         "per_test_timeout_s": runner.per_test_timeout(tools, timeout)}}
     results = _run_in_guest(test_kernel, image, run_dir, accel, timeout, tests, retries,
