@@ -23,6 +23,8 @@ def pytest_configure(config):
                                        "host's cores (a vm test without it runs alone)")
     config.addinivalue_line("markers", f"{EARLY}: started before the rest, so that its long "
                                        "build overlaps the other lane's short tests")
+    config.addinivalue_line("markers", f"{BUILT}: boots a kernel the harness builds, so it "
+                                       "starts after the tests that boot Debian's")
     # SIGTERM would otherwise end pytest without teardown; make it an interrupt.
     def interrupt(signum, frame):
         kill_all()
@@ -96,6 +98,8 @@ class ScenarioFile(pytest.File):
         item.add_marker(pytest.mark.vm)
         if scenario.timing_free:
             item.add_marker(MAY_SHARE)
+        if scenario.kernel.kind == "build":
+            item.add_marker(BUILT)
         yield item
 
 
@@ -160,6 +164,7 @@ class ScenarioItem(pytest.Item):
 # guests and builds (harness.hostshare) and the run ends with who shared.
 MAY_SHARE = "may_share_cores"
 EARLY = "starts_early"
+BUILT = "built_kernel"
 
 
 def runs_alone(item) -> bool:
@@ -168,14 +173,17 @@ def runs_alone(item) -> bool:
 
 
 def start_rank(item) -> int:
-    """Early builds first, then tests that may share the cores, then the
-    ones that run alone: the lanes overlap at the start and take turns at
-    the end."""
+    """The early build first; beside it the tests that boot no guest, then
+    those on Debian's kernel that may share the cores (none waits for the
+    build); then those on built kernels; last the ones that run alone, which
+    take turns."""
     if item.get_closest_marker(EARLY) is not None:
         return 0
     if item.get_closest_marker("vm") is None:
         return 1
-    return 3 if runs_alone(item) else 2
+    if runs_alone(item):
+        return 4
+    return 3 if item.get_closest_marker(BUILT) is not None else 2
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import pytest
 from harness.paths import REPO_ROOT
 
 # the machinery: no verdict is called on 1 run, KUnit cases are not timed
-pytestmark = [pytest.mark.vm, pytest.mark.may_share_cores]
+pytestmark = [pytest.mark.vm, pytest.mark.may_share_cores, pytest.mark.built_kernel]
 
 CONTROLS = REPO_ROOT / "tests" / "controls"
 

@@ -13,7 +13,7 @@ from harness.paths import REPO_ROOT
 from harness.scenario import load_scenario
 
 # a build, no guest
-pytestmark = [pytest.mark.vm, pytest.mark.may_share_cores]
+pytestmark = [pytest.mark.vm, pytest.mark.may_share_cores, pytest.mark.built_kernel]
 MODULE = "damon_hugepage"
 SCENARIO = REPO_ROOT / "tests" / "scenarios" / "damon-hugepage-module.yaml"
 

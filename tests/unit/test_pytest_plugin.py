@@ -89,3 +89,41 @@ def test_a_test_that_runs_alone_never_meets_another_and_the_end_says_who_shared(
         s < spans[n][1] and spans[n][0] < e for m, (s, e) in spans.items() if m != n)]
     for name in overlapped:
         assert f"test_{name.replace('-', '_')}: beside 1 x guest of" in out
+
+
+ORDER = '''
+import pytest
+
+@pytest.mark.vm
+def test_alone(): pass
+
+@pytest.mark.vm
+@pytest.mark.may_share_cores
+@pytest.mark.built_kernel
+def test_shares_on_a_built_kernel(): pass
+
+@pytest.mark.vm
+@pytest.mark.may_share_cores
+def test_shares_on_debian(): pass
+
+def test_unit(): pass
+
+@pytest.mark.vm
+@pytest.mark.starts_early
+def test_builds(): pass
+'''
+
+
+def test_the_build_starts_first_and_the_tests_that_run_alone_come_last(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    pytester.makepyfile(ORDER)
+    pytester.makeconftest('''
+def pytest_collection_modifyitems(items):
+    from harness.pytest_plugin import start_rank
+    items.sort(key=start_rank)
+''')
+    result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "--collect-only",
+                                           "-q")
+    names = [line.split("::")[1] for line in result.stdout.lines if "::" in line]
+    assert names == ["test_builds", "test_unit", "test_shares_on_debian",
+                     "test_shares_on_a_built_kernel", "test_alone"]
