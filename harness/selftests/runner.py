@@ -45,6 +45,7 @@ def prepare_guest(vm, panic_on_warn: bool) -> str:
     script = STDIO_LINKS + "; " + "; ".join(
         f"f=/sys/module/{m}/parameters/enabled; "
         f"if [ -e $f ]; then echo N > $f; echo {m}=$(cat $f); fi" for m in DAMON_MODULES)
+    script += "; echo on > /proc/sys/kernel/printk_devkmsg"
     if panic_on_warn:
         script += "; echo 1 > /proc/sys/kernel/panic_on_warn; echo panic_on_warn=1"
     return vm.run(script, timeout=60, check=True).stdout
@@ -128,10 +129,9 @@ def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[
     args = [f"-t damon:{shlex.quote(t)}" for t in tests]
     if timeout:
         args.append(f"-o {int(timeout)}")
-    # Appending: the runner writes each test's output through a second,
-    # O_APPEND descriptor of the same file (its "logfile", /dev/stdout).
-    vm.run(f"cd {GUEST_DIR} && rm -f {STATUS} {OUTPUT} && setsid sh -c "
-           f"'./run_kselftest.sh {' '.join(args)} >> {OUTPUT} 2>&1; echo $? > {STATUS}' "
+    vm.run(f"cd {GUEST_DIR} && rm -f {STATUS} {OUTPUT} && setsid bash -c "
+           f"'./run_kselftest.sh {' '.join(args)} 2>&1 | {TO_OUTPUT_AND_KMSG}; "
+           f"echo ${{PIPESTATUS[0]}} > {STATUS}' "
            "< /dev/null > /dev/null 2>&1 &", timeout=30, check=True)
     started = time.monotonic()
     budget = len(tests) * (per_test_timeout(tools, timeout) + 30) + SLACK_S
@@ -150,6 +150,26 @@ def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[
 
 
 RESULT_LINE = re.compile(r"^(?:not )?ok \d+ selftests: damon: (\S+)", re.M)
+# Each test's start and result line also goes to the kernel log, so the
+# console holds them in order with a crash's report: a test that ended
+# less than one poll before the next one crashed the guest is still seen
+# to have ended (its line in the output file died with the guest).
+KMSG_TAG = "kselftest-line: "
+TO_OUTPUT_AND_KMSG = (
+    f"tee -p -a {OUTPUT} | grep --line-buffered -E "
+    "\"^(# selftests: damon: |(not )?ok [0-9]+ selftests: damon: )\" | "
+    f"sed -u \"s/^/{KMSG_TAG}/\" > /dev/kmsg")
+CONSOLE_RESULT = re.compile(re.escape(KMSG_TAG) + r"((?:not )?ok \d+ selftests: damon: \S+.*)")
+
+
+def with_console_results(output: str, console: str) -> str:
+    """`output` with the result lines only the console got, in their order."""
+    seen = set(RESULT_LINE.findall(output))
+    missing = [m.group(1).rstrip() for m in CONSOLE_RESULT.finditer(console)
+               if RESULT_LINE.match(m.group(1)).group(1) not in seen]
+    if not missing:
+        return output
+    return output.rstrip("\n") + "\n" + "\n".join(missing) + "\n"
 
 
 def durations(tests: Sequence[str], done_at: Dict[str, float], started: float) -> List[float]:
@@ -176,6 +196,7 @@ def _poll(vm, deadline: float, run_dir: Path, kept: Path):
         except RunEnded as stop:
             ended = f"{stop.verdict.value}: {stop.message}"
             (run_dir / "crash-excerpt.txt").write_text(stop.excerpt or "")
+            output = with_console_results(output, _read(vm.run_dir / "console.log"))
             break
         text, _, status = got.stdout.rpartition("@@status=")
         output = text[:-1] if text.endswith("\n") else text

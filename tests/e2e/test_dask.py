@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from harness.dask_local import LocalCluster
+from harness.hostshare import OWNER_ENV
 from harness.paths import REPO_ROOT
 
 # the scenarios keep only checks that hold whatever the timing
@@ -63,14 +64,22 @@ def runs_of(out: Path) -> dict:
     return runs
 
 
+def started_by_this_test(process: psutil.Process) -> bool:
+    """The other test lane's guests run meanwhile; ours carry our owner."""
+    try:
+        return process.environ().get(OWNER_ENV) == os.environ.get(OWNER_ENV)
+    except psutil.Error:
+        return False
+
+
 def qemus_since(start: float, grace: float = 10.0):
-    """QEMUs started since `start` still there after `grace` s: a killed
-    worker's QEMU is SIGKILLed by the kernel (PDEATHSIG), but not at once."""
+    """This test's QEMUs started since `start` still there after `grace` s: a
+    killed worker's QEMU is SIGKILLed by the kernel (PDEATHSIG), but not at once."""
     deadline = time.monotonic() + grace
     while True:
         found = [p for p in psutil.process_iter(["name", "create_time", "status"])
                  if (p.info["name"] or "").startswith("qemu-system")
-                 and p.info["create_time"] >= start]
+                 and p.info["create_time"] >= start and started_by_this_test(p)]
         if not found or time.monotonic() > deadline:
             return [(p.pid, p.info["status"]) for p in found]
         time.sleep(0.5)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.selftests import ktap, tree
+from harness.selftests import ktap, runner, tree
 from harness.selftests.results import Status, TestResult, exit_status, junit_xml, mail_block, \
     summary_line
 
@@ -71,6 +71,21 @@ def test_a_run_that_stops_names_the_running_test_and_the_ones_not_run(parser):
     assert [(r.name, r.status) for r in got] == [
         ("sysfs.sh", Status.PASS), ("sysfs.py", Status.CRASH), ("damos_quota.py", Status.NOTRUN)]
     assert got[1].reason == "CRASH: kernel panic" and "half way" in got[1].output
+
+
+def test_a_test_that_ended_just_before_the_crash_is_read_from_the_console(parser):
+    # The last poll saw sysfs.sh start; its result line, and sysfs.py's
+    # start, reached only the console before sysfs.py crashed the guest.
+    polled = _selftests_output().rstrip("\n") + "\n# timeout set to 45\n# selftests: damon: sysfs.sh\n"
+    console = ("kselftest: Running tests in damon\n"
+               f"[   9.1] {runner.KMSG_TAG}# selftests: damon: sysfs.sh\n"
+               f"[  12.0] {runner.KMSG_TAG}ok 1 selftests: damon: sysfs.sh\n"
+               f"[  12.1] {runner.KMSG_TAG}# selftests: damon: sysfs.py\n"
+               "[  12.5] kernel BUG at ../src/mm/damon/sysfs-schemes.c:3111!\n")
+    text = runner.with_console_results(polled, console)
+    got = ktap.selftest_results(parser, text, EXPECTED, "CRASH: kernel BUG")
+    assert [r.status for r in got] == [Status.PASS, Status.CRASH, Status.NOTRUN]
+    assert runner.with_console_results(text, console) == text
 
 
 def test_no_output_at_all_is_a_crash_of_the_first_test(parser):
