@@ -63,19 +63,24 @@ def untimed_run(tmp_path_factory, shared_kernel_args):
 
 @pytest.fixture(scope="session")
 def timed_run(tmp_path_factory, shared_kernel_args):
-    # --retries 1: these time DAMON (damos_apply_interval.py failed 1 of 4
-    # runs under TCG here); a retry is reported with both attempts.
+    # --retries 1: these time DAMON (damos_quota.py needed a second attempt
+    # once, alone, on 2026-12-04); a retry is reported with both attempts.
     return harness("selftests", "--retries", "1", *shared_kernel_args(), *only(TIMED),
                    out=tmp_path_factory.mktemp("selftests-timed"))
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in TIMED else may_share)
                                   for n in EXPECTED["selftests"]])
-def test_selftest(request, name):
+def test_selftest(request, record_property, name):
     run = request.getfixturevalue("timed_run" if name in TIMED else "untimed_run")
-    want = EXPECTED["selftests"][name]
     got = by_name(run, "selftest")[("damon", name)]
-    assert got["status"] == want["status"], f"{got['reason']}\n{got['output']}"
+    record_property("selftest_status", got["status"])
+    assert got["status"] in allowed(name), f"{got['reason']}\n{got['output']}"
+
+
+def allowed(name: str) -> list:
+    status = EXPECTED["selftests"][name]["status"]
+    return status if isinstance(status, list) else [status]
 
 
 @may_share

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.selftests import ktap, runner, tree
 from harness.selftests.results import Status, TestResult, exit_status, junit_xml, mail_block, \
@@ -27,6 +28,14 @@ def parser():
     from harness.kernel import source as ksource
     root = ksource.cached_debian_tree() or ksource.resolve(None).tree
     return ktap.load_parser(root / tree.KUNIT_TOOL_DIR)
+
+
+def test_every_expected_selftest_result_but_pass_says_why():
+    expected = yaml.safe_load((Path(__file__).parent.parent / "selftests" / "expected.yaml")
+                              .read_text())["selftests"]
+    unexplained = [name for name, want in expected.items()
+                   if want["status"] != "PASS" and not want.get("why")]
+    assert unexplained == []
 
 
 def test_selftest_names_follow_the_makefile_order():
