@@ -11,7 +11,7 @@ run: setup
 
 # Two lanes (pytest-xdist): tests whose verdicts do not depend on timing share
 # the cores; the others take the host alone (harness/pytest_plugin.py).
-LANES = -n 2 --dist loadfile
+LANES = -n 2 --dist loadfile --no-loadscope-reorder
 
 test: setup
 	scripts/run-tests tests -m "not long" $(LANES) --durations=40

@@ -127,3 +127,33 @@ def pytest_collection_modifyitems(items):
     names = [line.split("::")[1] for line in result.stdout.lines if "::" in line]
     assert names == ["test_builds", "test_unit", "test_shares_on_debian",
                      "test_shares_on_a_built_kernel", "test_alone"]
+
+
+def make_test_lanes() -> list:
+    """make test's pytest-xdist options (Makefile's LANES)."""
+    for line in (REPO_ROOT / "Makefile").read_text().splitlines():
+        if line.startswith("LANES ="):
+            return line.split("=", 1)[1].split()
+    raise AssertionError("no LANES in the Makefile")
+
+
+def test_make_tests_lanes_keep_the_start_order_of_whole_files(pytester, monkeypatch, tmp_path):
+    # xdist's loadfile sorts files by their number of tests unless told
+    # not to: the early build's file, of one test, would start last.
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("DAMON_HARNESS_HOST_LOG", str(tmp_path / "host" / "log"))
+    started = tmp_path / "started"
+    record = f"def _start(n): open({str(started)!r}, 'a').write(n + chr(10))\n"
+    pytester.makepyfile(
+        test_a_many=record + "".join(f"def test_{i}(): _start('many')\n" for i in range(4)),
+        test_b_build=record + "import pytest\n@pytest.mark.vm\n@pytest.mark.starts_early\n"
+                              "def test_builds(): _start('build')\n")
+    pytester.makeconftest('''
+def pytest_collection_modifyitems(items):
+    from harness.pytest_plugin import start_rank
+    items.sort(key=start_rank)
+''')
+    lanes = ["1" if arg == "2" else arg for arg in make_test_lanes()]
+    result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", *lanes)
+    result.assert_outcomes(passed=5)
+    assert started.read_text().split()[0] == "build"
