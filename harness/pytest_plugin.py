@@ -124,11 +124,13 @@ class ScenarioItem(pytest.Item):
     def runtest(self):
         from harness.engine import run_scenario
         from harness.report import summary_line
+        attempts = []
         for attempt in range(1 + scenario_retries()):
             self.result = run_scenario(self.scenario,
                                        run_dir=new_run_dir(f"test-{self.name}"),
                                        progress=lambda: shown(self.config))
-            print(f"attempt {attempt + 1}: {summary_line(self.result)}")
+            attempts.append(f"attempt {attempt + 1}: {summary_line(self.result)}")
+            print(attempts[-1])
             # Only a FAIL is retried: DAMON's timing under TCG varies with host
             # load. A CRASH, HANG or ERROR is never retried. Every attempt keeps
             # its own artefacts and its line in the captured output.
@@ -136,6 +138,8 @@ class ScenarioItem(pytest.Item):
                 break
         if self.result.verdict != Verdict.PASS:
             raise ScenarioFailed(self.result)
+        if len(attempts) > 1:       # not a PASS: the terminal and JUnit say FLAKY
+            self.user_properties.append(("flaky", " | ".join(attempts)))
 
     def repr_failure(self, excinfo):
         if not isinstance(excinfo.value, ScenarioFailed):
@@ -248,6 +252,19 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("=", "guests and the host's cores")
         for line in lines:
             terminalreporter.write_line(line)
+    flaky = flaky_summary(terminalreporter.stats)
+    if flaky:
+        terminalreporter.write_sep("=", "FLAKY: passed only on a retry, so not a PASS")
+        for line in flaky:
+            terminalreporter.write_line(line)
+
+
+def flaky_summary(stats) -> list:
+    """One line per test that passed only on a retry, with its attempts."""
+    return [f"  FLAKY {report.nodeid}: {dict(report.user_properties)['flaky']}"
+            for reports in stats.values() for report in reports
+            if getattr(report, "when", None) == "call"
+            and "flaky" in dict(getattr(report, "user_properties", ()))]
 
 
 def sharing_summary(stats) -> list:

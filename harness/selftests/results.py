@@ -16,6 +16,7 @@ class Status(str, Enum):
     TIMEOUT = "TIMEOUT"
     CRASH = "CRASH"
     NOTRUN = "NOT RUN"
+    FLAKY = "FLAKY"     # FAILed or TIMEd OUT, then PASSed on a retry: not a PASS
 
 
 BAD = (Status.FAIL, Status.TIMEOUT, Status.CRASH, Status.NOTRUN)
@@ -58,7 +59,8 @@ def counts(results: Sequence[TestResult]) -> Dict[str, int]:
 
 def summary_line(label: str, results: Sequence[TestResult]) -> str:
     tally = ", ".join(f"{n} {name}" for name, n in counts(results).items())
-    verdict = "FAIL" if any(r.status in BAD for r in results) else "PASS"
+    verdict = ("FAIL" if any(r.status in BAD for r in results) else
+               "FLAKY" if any(r.status == Status.FLAKY for r in results) else "PASS")
     return f"{label}: {verdict}: {len(results)} tests: {tally or 'none'}"
 
 
@@ -67,8 +69,8 @@ def mail_block(results: Sequence[TestResult]) -> str:
     lines = []
     selftests = [r for r in results if r.kind == "selftest"]
     for r in selftests:
-        ok = "ok" if r.status in (Status.PASS, Status.SKIP) else "not ok"
-        directive = {Status.SKIP: " # SKIP", Status.TIMEOUT: " # TIMEOUT",
+        ok = "ok" if r.status in (Status.PASS, Status.SKIP, Status.FLAKY) else "not ok"
+        directive = {Status.SKIP: " # SKIP", Status.TIMEOUT: " # TIMEOUT", Status.FLAKY: " # FLAKY",
                      Status.CRASH: " # CRASH", Status.NOTRUN: " # NOT RUN"}.get(r.status, "")
         reason = f" {r.reason}" if r.reason and r.status in (Status.SKIP, Status.CRASH) else ""
         retried = f" # {r.attempts} attempts ({r.reason})" if r.attempts > 1 else ""
@@ -106,7 +108,7 @@ def junit_xml(results: Sequence[TestResult], label: str) -> str:
     suites: Dict[str, List] = {}
     for r in results:
         case = TestCase(r.name, classname=f"{label}.{r.kind}.{r.suite}", stdout=r.output,
-                        elapsed_sec=r.seconds or None)
+                        elapsed_sec=r.seconds or None, status=r.status.value)
         if r.status == Status.SKIP:
             case.add_skipped_info(r.reason or "skipped")
         elif r.status == Status.FAIL:

@@ -116,6 +116,8 @@ def merge_attempt(results: List[TestResult], retry: List[TestResult],
             continue
         earlier = f"attempt {attempt - 1}: {old.status.value} {old.reason}".strip()
         new.number, new.attempts = old.number, attempt
+        if new.status == Status.PASS:
+            new.status = Status.FLAKY
         new.output = (f"--- {earlier} ---\n{old.output}\n--- attempt {attempt} ---\n"
                       f"{new.output}")
         new.reason = f"{new.reason + '; ' if new.reason else ''}{earlier}"

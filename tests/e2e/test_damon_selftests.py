@@ -75,7 +75,11 @@ def test_selftest(request, record_property, name):
     run = request.getfixturevalue("timed_run" if name in TIMED else "untimed_run")
     got = by_name(run, "selftest")[("damon", name)]
     record_property("selftest_status", got["status"])
-    assert got["status"] in allowed(name), f"{got['reason']}\n{got['output']}"
+    status = got["status"]
+    if status == "FLAKY":       # PASSed on the retry: said so, in CI's output too
+        record_property("flaky", got["reason"])
+        status = "PASS"
+    assert status in allowed(name), f"{got['reason']}\n{got['output']}"
 
 
 def allowed(name: str) -> list:

@@ -157,3 +157,26 @@ def pytest_collection_modifyitems(items):
     result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", *lanes)
     result.assert_outcomes(passed=5)
     assert started.read_text().split()[0] == "build"
+
+
+FLAKY = '''
+def test_passed_on_a_retry(record_property):
+    record_property("flaky", "attempt 1: FAIL x | attempt 2: PASS x")
+
+def test_passed(): pass
+'''
+
+
+def test_a_test_that_passed_only_on_a_retry_is_listed_as_flaky(pytester, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("DAMON_HARNESS_HOST_LOG", str(tmp_path / "host" / "log"))
+    pytester.makepyfile(FLAKY)
+    result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "-n", "2",
+                                           f"--junitxml={tmp_path / 'junit.xml'}")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    assert "FLAKY: passed only on a retry, so not a PASS" in out
+    assert "FLAKY test_a_test_that_passed_only_on_a_retry_is_listed_as_flaky.py::" \
+           "test_passed_on_a_retry: attempt 1: FAIL x | attempt 2: PASS x" in out
+    assert out.count("  FLAKY ") == 1
+    assert 'name="flaky"' in (tmp_path / "junit.xml").read_text()

@@ -199,7 +199,7 @@ def test_summary_and_exit_status():
     assert exit_status(_results()[:1]) == 0
 
 
-def test_a_retried_test_keeps_every_attempt():
+def test_a_test_that_passes_only_on_a_retry_is_flaky_and_keeps_every_attempt():
     from harness.selftests.runner import merge_attempt
     first = [TestResult("selftest", "damon", "a.py", Status.PASS, number=1),
              TestResult("selftest", "damon", "b.py", Status.FAIL, "exit=1", "not tried", 2),
@@ -208,11 +208,15 @@ def test_a_retried_test_keeps_every_attempt():
              TestResult("selftest", "damon", "c.py", Status.NOTRUN, "", "", 2)]
     merged = merge_attempt(first, retry, 2)
     assert [(r.name, r.status, r.number, r.attempts) for r in merged] == [
-        ("a.py", Status.PASS, 1, 1), ("b.py", Status.PASS, 2, 2), ("c.py", Status.TIMEOUT, 3, 1)]
+        ("a.py", Status.PASS, 1, 1), ("b.py", Status.FLAKY, 2, 2), ("c.py", Status.TIMEOUT, 3, 1)]
     assert merged[1].reason == "attempt 1: FAIL exit=1"
     assert "not tried" in merged[1].output and "fine" in merged[1].output
     assert mail_block(merged).splitlines()[1] == \
-        "ok 2 selftests: damon: b.py # 2 attempts (attempt 1: FAIL exit=1)"
+        "ok 2 selftests: damon: b.py # FLAKY # 2 attempts (attempt 1: FAIL exit=1)"
+    assert summary_line("selftests", merged[:2]) == "selftests: FLAKY: 2 tests: 1 PASS, 1 FLAKY"
+    assert exit_status(merged[:2]) == 0
+    case = ET.fromstring(junit_xml(merged[:2], "selftests")).find(".//testcase[@name='b.py']")
+    assert case.get("status") == "FLAKY" and case.find("failure") is None
 
 
 def test_each_selftest_takes_the_time_since_the_previous_result_line():
