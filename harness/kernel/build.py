@@ -302,7 +302,8 @@ def make_args() -> List[str]:
 
 
 def make_env() -> dict:
-    env = dict(os.environ, **MAKE_ENV)
+    env = kconfig.own_make_env()
+    env.update(MAKE_ENV)
     env.setdefault("CCACHE_DIR", str(cache_dir("ccache")))
     # Kbuild passes absolute source paths; relative to the base they are the
     # same for every work copy, so one source's objects serve another's.

@@ -88,9 +88,21 @@ def mismatches(requested: Dict[str, str],
             if not _same(want, actual.get(name))]
 
 
+# A make that runs the harness (make test, make bench-test) hands its level
+# and flags down; Kbuild would then run as a sub-make, print "Entering
+# directory" lines into `make -s kernelrelease`'s output (seen under make
+# bench-test) and join the outer make's jobserver. Kbuild runs on its own.
+OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "GNUMAKEFLAGS")
+
+
+def own_make_env() -> dict:
+    """This process's environment without what an outer make handed down."""
+    return {k: v for k, v in os.environ.items() if k not in OUTER_MAKE}
+
+
 def _make(src: Path, objdir: Path, *targets: str, extra: Iterable[str] = ()) -> None:
     cmd = ["make", "-s", "-C", str(src), f"O={objdir}", f"ARCH={ARCH}", *extra, *targets]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=own_make_env())
     if proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
         raise HostError(f"make {' '.join(targets)} failed: {tail}")

@@ -157,21 +157,27 @@ RESULT_LINE = re.compile(r"^(?:not )?ok \d+ selftests: damon: (\S+)", re.M)
 # less than one poll before the next one crashed the guest is still seen
 # to have ended (its line in the output file died with the guest).
 KMSG_TAG = "kselftest-line: "
+MIRRORED = r"^(TAP version |1\.\.[0-9]+$|# selftests: damon: |(not )?ok [0-9]+ selftests: damon: )"
 TO_OUTPUT_AND_KMSG = (
-    f"tee -p -a {OUTPUT} | grep --line-buffered -E "
-    "\"^(# selftests: damon: |(not )?ok [0-9]+ selftests: damon: )\" | "
-    f"sed -u \"s/^/{KMSG_TAG}/\" > /dev/kmsg")
-CONSOLE_RESULT = re.compile(re.escape(KMSG_TAG) + r"((?:not )?ok \d+ selftests: damon: \S+.*)")
+    f"tee -p -a {OUTPUT} | grep --line-buffered -E \"{MIRRORED}\" | "
+    f"sed -u \"s/^/{KMSG_TAG}/\" > /dev/kmsg")   # inside bash -c '...'
+
+CONSOLE_LINE = re.compile(re.escape(KMSG_TAG) + r"(.*?)\s*$", re.M)
+HEADER = re.compile(r"^(TAP version |1\.\.\d+$)")
 
 
 def with_console_results(output: str, console: str) -> str:
-    """`output` with the result lines only the console got, in their order."""
+    """`output` with the result lines only the console got, in their order
+    (and KTAP's header first, when the output never got even that)."""
+    mirrored = CONSOLE_LINE.findall(console)
     seen = set(RESULT_LINE.findall(output))
-    missing = [m.group(1).rstrip() for m in CONSOLE_RESULT.finditer(console)
-               if RESULT_LINE.match(m.group(1)).group(1) not in seen]
+    missing = [line for line in mirrored
+               if RESULT_LINE.match(line) and RESULT_LINE.match(line).group(1) not in seen]
     if not missing:
         return output
-    return output.rstrip("\n") + "\n" + "\n".join(missing) + "\n"
+    head = [] if "TAP version" in output else [line for line in mirrored if HEADER.match(line)]
+    body = [output.rstrip("\n")] if output.strip() else []
+    return "\n".join(head + body + missing) + "\n"
 
 
 def durations(tests: Sequence[str], done_at: Dict[str, float], started: float) -> List[float]:

@@ -102,3 +102,18 @@ def test_merge_refuses_a_fragment_that_is_not_utf8(tmp_path):
     bad.write_bytes("CONFIG_A=y\n# caf\xe9\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"latin.config: not UTF-8 text"):
         kc.merge([bad])
+
+
+def test_kbuild_runs_as_a_make_of_its_own_under_an_outer_make(tmp_path, monkeypatch):
+    # As under `make bench-test`: make test ran as a sub-make, so the
+    # kernel's `make -s -C ... kernelrelease` printed "Entering directory".
+    import subprocess
+    (tmp_path / "Makefile").write_text("kernelrelease:\n\t@echo 7.3.4\n")
+    monkeypatch.setenv("MAKELEVEL", "2")
+    monkeypatch.setenv("MAKEFLAGS", "w")
+    polluted = subprocess.run(["make", "-s", "-C", str(tmp_path), "kernelrelease"],
+                              capture_output=True, text=True).stdout
+    assert "Entering directory" in polluted
+    clean = subprocess.run(["make", "-s", "-C", str(tmp_path), "kernelrelease"],
+                           capture_output=True, text=True, env=kc.own_make_env()).stdout
+    assert clean == "7.3.4\n"

@@ -97,6 +97,26 @@ def test_a_test_that_ended_just_before_the_crash_is_read_from_the_console(parser
     assert runner.with_console_results(text, console) == text
 
 
+def test_a_crash_before_the_first_poll_is_read_from_the_console_alone(parser):
+    # As the crash control gave: reclaim.sh took under a second, and the
+    # next test crashed the guest before the runner's output was read once.
+    console = "".join(f"[  9.{i}] {runner.KMSG_TAG}{line}\n" for i, line in enumerate([
+        "TAP version 13", "1..3", "# selftests: damon: sysfs.sh",
+        "ok 1 selftests: damon: sysfs.sh", "# selftests: damon: sysfs.py"]))
+    text = runner.with_console_results("", console + "kernel BUG at x.c:1!\n")
+    got = ktap.selftest_results(parser, text, EXPECTED, "CRASH: kernel BUG")
+    assert [r.status for r in got] == [Status.PASS, Status.CRASH, Status.NOTRUN]
+
+
+def test_the_guest_mirrors_the_lines_the_console_is_read_for():
+    import subprocess
+    lines = ["TAP version 13", "1..2", "# timeout set to 45", "# selftests: damon: a.sh",
+             "# its output", "ok 1 selftests: damon: a.sh", "not ok 2 selftests: damon: b.py"]
+    grep = subprocess.run(["grep", "-E", runner.MIRRORED], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True).stdout.splitlines()
+    assert grep == [lines[0], lines[1], lines[3], lines[5], lines[6]]
+
+
 def test_no_output_at_all_is_a_crash_of_the_first_test(parser):
     got = ktap.selftest_results(parser, "", EXPECTED, "HANG: guest stopped answering")
     assert [r.status for r in got] == [Status.CRASH, Status.NOTRUN, Status.NOTRUN]
