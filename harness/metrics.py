@@ -191,6 +191,7 @@ class Metric:
     node: Optional[int] = None
     cgroup: Optional[str] = None
     scheme: Optional[str] = None
+    ret: Optional[int] = None
 
     @property
     def kind(self) -> "Source":
@@ -368,6 +369,38 @@ class Tasks(Source):
         return float(body.split()[0])
 
 
+TRACEFS = "/sys/kernel/tracing"
+_KERNEL_FUNCTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+class Kretprobe(Source):
+    """How many times a kernel function returned `ret` since the first
+    sample: a kretprobe of the guest kernel's own (e.g. madvise_collapse
+    returning -22, EINVAL), read from the trace buffer. The first sample
+    adds the probe, so the count starts there."""
+    key = "kretprobe"
+    options = {"ret": (schema.integer(-4095, 4095), REQUIRED)}
+
+    def read(self, m, value, at, ctx):
+        if not isinstance(value, str) or not _KERNEL_FUNCTION.match(value):
+            raise at.error(f"{schema.shown(value)} is not a kernel function name")
+        m.field = value
+
+    def section(self, m, facts):
+        event = f"harness_{m.field.replace('.', '_')}"
+        add = (f"mountpoint -q {TRACEFS} || mount -t tracefs nodev {TRACEFS}; "
+               f"[ -d {TRACEFS}/events/kprobes/{event} ] || "
+               f"{{ echo 'r:kprobes/{event} {m.field} ret=$retval:s32' >> {TRACEFS}/kprobe_events"
+               f" && echo 1 > {TRACEFS}/events/kprobes/{event}/enable; }}")
+        calls = f"grep ' {event}: .* ret={m.ret}$' {TRACEFS}/trace"
+        # The count, then the last such call as the trace has it.
+        return (f"kretprobe {m.field} {m.ret}",
+                f"{add}; {calls} | wc -l; {calls} | tail -n 1")
+
+    def value(self, m, body, facts):
+        return float(body.split()[0])
+
+
 KMEMLEAK = "/sys/kernel/debug/kmemleak"
 
 
@@ -400,7 +433,7 @@ def kmemleak_records(text: str, word: str) -> List[str]:
 
 SOURCES: Dict[str, Source] = {s.key: s for s in (
     Smaps(), NumaMaps(), Vmstat(), MemcgNuma(), Damos(), NodeMeminfo(), File(), Tasks(),
-    Kmemleak())}
+    Kmemleak(), Kretprobe())}
 
 
 def read_metric(raw, at: At, ctx: Context) -> Metric:

@@ -281,12 +281,19 @@ class Workload:
     madvise: str = key(choice(*MADVISE), default="none")
     first_touch_node: Optional[int] = key(node)
     tlb_flush_ms: float = key(number(), default=5.0)
+    # A separate small VMA right below the first region, which then starts
+    # there (hotcold.c): what keeps MADV_COLLAPSE from a whole DAMON region.
+    small_vma_below: int = key(size(lo=4096), default=0)
     cpus: List[int] = key(_cpus, factory=list)
     membind: List[int] = key(list_of(node, scalar_ok=True), factory=list)
     cgroup: Optional[str] = key(CGROUPS)
 
     def region_sizes(self) -> Dict[str, int]:
-        return dict(self.regions) or {"hot": self.hot, "cold": self.cold}
+        sizes = dict(self.regions) or {"hot": self.hot, "cold": self.cold}
+        if self.small_vma_below:
+            first = next(iter(sizes))
+            sizes[first] += self.small_vma_below
+        return sizes
 
     def region_size(self, region: str) -> int:
         return self.region_sizes()[region]
@@ -303,6 +310,8 @@ class Workload:
                  "--madvise", self.madvise, "--tlb-flush", f"{self.tlb_flush_ms:g}"]
         if self.first_touch_node is not None:
             args += ["--first-touch-node", str(self.first_touch_node)]
+        if self.small_vma_below:
+            args += ["--small-vma-below", str(self.small_vma_below)]
         return args
 
     def validate(self, at: At, ctx) -> None:
@@ -310,6 +319,9 @@ class Workload:
             self._validate_pattern(at)
         else:
             self._validate_hot_cold(at)
+        if self.small_vma_below % 4096 or self.small_vma_below >= 2 << 20:
+            raise (at / "small_vma_below").error(
+                "must be whole 4 KiB pages and less than a 2 MiB huge page")
         topo = ctx.topology
         need = sum(self.region_sizes().values())
         nodes = self.membind or ([self.first_touch_node]

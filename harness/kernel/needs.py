@@ -26,7 +26,8 @@ MODULES = {"damon_reclaim": ["CONFIG_DAMON_RECLAIM"], "damon_lru_sort": ["CONFIG
 METRICS = {"smaps": ["CONFIG_PROC_PAGE_MONITOR"],
            "numa_maps": ["CONFIG_NUMA", "CONFIG_PROC_PAGE_MONITOR"],
            "memcg_numa": ["CONFIG_MEMCG"], "damos": ["CONFIG_DAMON_SYSFS"],
-           "node_meminfo": ["CONFIG_NUMA"], "kmemleak": ["CONFIG_DEBUG_KMEMLEAK"]}
+           "node_meminfo": ["CONFIG_NUMA"], "kmemleak": ["CONFIG_DEBUG_KMEMLEAK"],
+           "kretprobe": ["CONFIG_KPROBE_EVENTS"]}
 SYSFS_TREE = ["CONFIG_DAMON_SYSFS"]
 CGROUPS = ["CONFIG_MEMCG", "CONFIG_CGROUPS"]
 

@@ -66,6 +66,7 @@ struct options {
 	int madv;
 	int node;
 	double tlb_flush_ms;
+	size_t small_vma_below;
 	int loop;
 	int nr_regions;
 	struct region regions[MAX_REGIONS];
@@ -87,7 +88,8 @@ static void usage(void)
 		"               [--phase NAME:SEC[:REGION=WEIGHT,...]]...\n"
 		"               [--stride BYTES] [--rate ROUNDS_PER_SEC]\n"
 		"               [--madvise hugepage|nohugepage|none]\n"
-		"               [--first-touch-node N] [--tlb-flush MS]\n");
+		"               [--first-touch-node N] [--tlb-flush MS]\n"
+		"               [--small-vma-below SIZE]\n");
 	exit(2);
 }
 
@@ -252,6 +254,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		else if (!strcmp(a, "--madvise")) o->madv = parse_madvise(v);
 		else if (!strcmp(a, "--first-touch-node")) o->node = atoi(v);
 		else if (!strcmp(a, "--tlb-flush")) o->tlb_flush_ms = atof(v);
+		else if (!strcmp(a, "--small-vma-below"))
+			o->small_vma_below = parse_size(v);
 		else usage();
 		i++;
 	}
@@ -270,6 +274,15 @@ static size_t align_up(size_t v, size_t a)
  * FAR_GAP below the first: a gap that large is one of the two DAMON vaddr
  * uses to split the address space, so no DAMON region ever spans a hot and
  * a cold region (which would make an action hit the cold one too).
+ *
+ * Nothing is mapped right below a region: the reservation's unaligned head
+ * is unmapped, and the TLB flush area is mapped before the regions, so it
+ * lies above them (mmap allocates top-down). MADV_COLLAPSE fails with
+ * EINVAL on a VMA that cannot hold a huge page and madvise stops at the
+ * first VMA that fails, so such a VMA at the start of a DAMON region keeps
+ * the whole region from collapsing; a hole there is skipped. Above a region
+ * its guard is harmless: madvise reaches it after the region's own VMA.
+ * --small-vma-below puts such a VMA there on purpose, as a finding.
  */
 #define FAR_GAP (4UL << 40)
 
@@ -278,6 +291,7 @@ static unsigned char *reserve(size_t size, uintptr_t hint)
 	size_t total = align_up(size, HUGE_SZ) + 2 * HUGE_SZ;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	void *p = MAP_FAILED;
+	uintptr_t start;
 
 	if (hint)
 		p = mmap((void *)hint, total, PROT_NONE,
@@ -286,7 +300,10 @@ static unsigned char *reserve(size_t size, uintptr_t hint)
 		p = mmap(NULL, total, PROT_NONE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		die("mmap");
-	return (unsigned char *)align_up((uintptr_t)p, HUGE_SZ);
+	start = align_up((uintptr_t)p, HUGE_SZ);
+	if (start > (uintptr_t)p && munmap(p, start - (uintptr_t)p))
+		die("munmap");
+	return (unsigned char *)start;
 }
 
 static void map_regions(struct region *r, int n, int madv)
@@ -307,6 +324,22 @@ static void map_regions(struct region *r, int n, int madv)
 		if (madv && madvise(r[i].start, r[i].size, madv))
 			die("madvise");
 	}
+}
+
+/*
+ * A separate VMA of `size` bytes right below the first region, which then
+ * starts there: mapped without MAP_NORESERVE, so it never merges with the
+ * region's VMA, and too small to hold a huge page.
+ */
+static void add_small_vma_below(struct region *r, size_t size)
+{
+	void *p = mmap(r->start - size, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap small VMA below");
+	r->start -= size;
+	r->size += size;
 }
 
 static long set_policy(int mode, int node)
@@ -428,9 +461,11 @@ int main(int argc, char **argv)
 	int i;
 
 	parse_args(&o, argc, argv);
-	map_regions(o.regions, o.nr_regions, o.madv);
 	if (o.tlb_flush_ms > 0)
 		setup_tlb_flush();
+	map_regions(o.regions, o.nr_regions, o.madv);
+	if (o.small_vma_below)
+		add_small_vma_below(&o.regions[0], o.small_vma_below);
 	if (o.node >= 0 && set_policy(MPOL_BIND_, o.node))
 		die("set_mempolicy");
 	for (i = 0; i < o.nr_regions; i++)

@@ -228,3 +228,19 @@ def test_real_hotcold_on_this_host(tmp_path, monkeypatch):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_kretprobe_counts_the_calls_that_returned_the_value():
+    sc = load_scenario(SCENARIOS / "collapse-small-vma-finding.yaml")
+    metrics = sc.sample.metrics
+    ctx = RunFacts(pids={"toucher": 77}, regions={"toucher": {"hot": HOT, "cold": COLD}},
+                   scheme_dirs={"collapse_hot": "/sys/x/schemes/0"})
+    cmd = mx.sample_command(metrics.values(), ctx)
+    assert cmd.count("r:kprobes/harness_madvise_collapse madvise_collapse ret=$retval:s32") == 2
+    assert "' harness_madvise_collapse: .* ret=-22$'" in cmd
+    last = ("kdamond.0-251 [001] ..... 31.2: harness_madvise_collapse: "
+            "(madvise_vma_behavior+0x3c/0x5b0 <- madvise_collapse) ret=-22")
+    text = (section("kretprobe madvise_collapse -22", f"17\n{last}\n")
+            + section("kretprobe madvise_collapse 0", "0\n"))
+    values = mx.parse_sample(text, [metrics["collapse_einval"], metrics["collapse_ok"]], ctx)
+    assert values == {"collapse_einval": 17, "collapse_ok": 0}

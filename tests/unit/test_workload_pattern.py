@@ -72,3 +72,42 @@ def test_the_program_runs_the_phases_in_order_and_loops(tmp_path, monkeypatch):
     out = run_program(looping.program_args(), 2.5)
     names = [line.split()[1] for line in out.splitlines() if line.startswith("phase ")]
     assert names.count("name=warmup") >= 2 and "done" not in out
+
+
+def mappings_while_ready(args):
+    """(region lines, /proc/PID/maps as (start, end, perms)) of a running hotcold."""
+    from harness.workloads.build import build
+    proc = subprocess.Popen([str(build("hotcold")), *args, "--phases", "hot:2"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("ready"):
+                break
+        maps = []
+        for row in open(f"/proc/{proc.pid}/maps"):
+            span, perms = row.split()[:2]
+            start, end = (int(x, 16) for x in span.split("-"))
+            maps.append((start, end, perms))
+        return parse_region_lines("".join(lines)), maps
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="no gcc")
+def test_nothing_is_mapped_right_below_a_region_unless_asked(tmp_path, monkeypatch):
+    # A VMA right below the hot one that MADV_COLLAPSE rejects would keep
+    # the DAMON region starting in it from collapsing (collapse.yaml).
+    monkeypatch.setenv("DAMON_HARNESS_CACHE", str(tmp_path))
+    for _ in range(5):      # the reservation's alignment varies from run to run
+        regions, maps = mappings_while_ready(["--hot", "8M", "--cold", "8M"])
+        for name, (start, end) in regions.items():
+            assert not [m for m in maps if m[1] == start], f"{name}: a VMA right below"
+            assert (start, end, "rw-p") in maps
+    regions, maps = mappings_while_ready(["--hot", "8M", "--cold", "8M",
+                                          "--small-vma-below", "256K"])
+    start, end = regions["hot"]
+    assert (start, start + (256 << 10), "rw-p") in maps
+    assert (start + (256 << 10), end, "rw-p") in maps
