@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-long test-unit bench-test bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare bench-reproduce bench-runner reproduce
+.PHONY: setup run test test-long test-unit bench-test bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare bench-stability bench-reproduce bench-runner reproduce
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -48,6 +48,10 @@ bench-selftests: setup
 
 bench-compare: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/compare_bench.py
+
+# RUNS=N SCENARIOS="a b": how often each passes with no rerun (default: 20 runs of the 4 core ones)
+bench-stability: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/stability_bench.py --runs $(or $(RUNS),20) $(SCENARIOS)
 
 bench-reproduce: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/reproduce_bench.py

@@ -1,0 +1,72 @@
+"""How often each scenario passes, with no rerun, and how much its figures spread.
+
+Usage: python benchmarks/stability_bench.py [--runs N] [--out DIR] [SCENARIO ...]
+Default: the four core scenarios, 20 runs each, repeat by repeat (each
+round runs every scenario once), on the kernel each scenario names. A run
+that FAILs stays a FAIL: nothing is retried. Prints one line per scenario
+(passes of runs) and, per figure, its median and its range over the runs.
+Exit status 0 only when every run passed.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from harness import engine  # noqa: E402
+from harness.commands.run import scenario_paths  # noqa: E402
+from harness.compare.figures import run_figures, shown  # noqa: E402
+from harness.scenario import load_scenario  # noqa: E402
+from harness.verdict import Verdict  # noqa: E402
+
+CORE = ("collapse", "hint-path", "migration", "memcg-convergence")
+
+
+def figure_lines(scenario, results) -> list:
+    values: dict = {}
+    for result in results:
+        for fig in run_figures(scenario, result):
+            values.setdefault((fig.name, fig.unit), []).append(fig.value)
+    lines = []
+    for (name, unit), got in values.items():
+        known = [v for v in got if v is not None]
+        if not known:
+            lines.append(f"    {name}: never")
+            continue
+        never = f", {len(got) - len(known)} never" if len(known) < len(got) else ""
+        lines.append(f"    {name}: median {shown(statistics.median(known), unit)}, "
+                     f"{shown(min(known), unit)} .. {shown(max(known), unit)}{never}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("scenarios", nargs="*", default=list(CORE))
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="stability-"))
+    paths = scenario_paths(args.scenarios)
+    results = engine.run_suite(paths, out_dir=out, repeat=args.runs, echo=lambda *_: None)
+    every_pass = True
+    print(f"{args.runs} runs of each scenario, no reruns; runs in {out}")
+    for path in paths:
+        scenario = load_scenario(path)
+        mine = [r for r in results if r.name == scenario.name]
+        passed = sum(r.verdict == Verdict.PASS for r in mine)
+        every_pass &= passed == len(mine)
+        others = ", ".join(f"{r.verdict} ({r.run_dir})" for r in mine
+                           if r.verdict != Verdict.PASS)
+        print(f"{scenario.name:<32} {passed:>3}/{len(mine)} PASS"
+              + (f"; {others}" if others else ""))
+        for line in figure_lines(scenario, mine):
+            print(line)
+    return 0 if every_pass else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
