@@ -392,10 +392,10 @@ class Kretprobe(Source):
                f"[ -d {TRACEFS}/events/kprobes/{event} ] || "
                f"{{ echo 'r:kprobes/{event} {m.field} ret=$retval:s32' >> {TRACEFS}/kprobe_events"
                f" && echo 1 > {TRACEFS}/events/kprobes/{event}/enable; }}")
-        calls = f"grep ' {event}: .* ret={m.ret}$' {TRACEFS}/trace"
-        # The count, then the last such call as the trace has it.
-        return (f"kretprobe {m.field} {m.ret}",
-                f"{add}; {calls} | wc -l; {calls} | tail -n 1")
+        # One pass over the trace: the count, then the last such call.
+        calls = (f"grep ' {event}: .* ret={m.ret}$' {TRACEFS}/trace | "
+                 "awk '{last = $0} END {print NR; print last}'")
+        return f"kretprobe {m.field} {m.ret}", f"{add}; {calls}"
 
     def value(self, m, body, facts):
         return float(body.split()[0])

@@ -152,8 +152,9 @@ def run_selftests(vm, tools: TestTools, tests: Sequence[str], timeout: Optional[
 
 
 RESULT_LINE = re.compile(r"^(?:not )?ok \d+ selftests: damon: (\S+)", re.M)
-# Each test's start and result line also goes to the kernel log, so the
-# console holds them in order with a crash's report: a test that ended
+# KTAP's header and each test's start and result line also go to the
+# kernel log (MIRRORED), so the console holds them in order with a crash's
+# report: a test that ended
 # less than one poll before the next one crashed the guest is still seen
 # to have ended (its line in the output file died with the guest).
 KMSG_TAG = "kselftest-line: "
@@ -171,8 +172,8 @@ def with_console_results(output: str, console: str) -> str:
     (and KTAP's header first, when the output never got even that)."""
     mirrored = CONSOLE_LINE.findall(console)
     seen = set(RESULT_LINE.findall(output))
-    missing = [line for line in mirrored
-               if RESULT_LINE.match(line) and RESULT_LINE.match(line).group(1) not in seen]
+    results = [(line, RESULT_LINE.match(line)) for line in mirrored]
+    missing = [line for line, m in results if m and m.group(1) not in seen]
     if not missing:
         return output
     head = [] if "TAP version" in output else [line for line in mirrored if HEADER.match(line)]
