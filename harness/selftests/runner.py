@@ -194,14 +194,18 @@ def durations(tests: Sequence[str], done_at: Dict[str, float], started: float) -
     return out
 
 
+# The status is read before the output: the runner may end between the two
+# reads, and an output read first could then lack the last result line.
+POLL_COMMAND = "rc=$(cat {status} 2>/dev/null); cat {output}; echo; echo @@status=$rc"
+
+
 def _poll(vm, deadline: float, run_dir: Path, kept: Path):
     """(the runner's output, why it stopped early or None, when each test's
     result line was first seen); the output is kept in `kept` as it grows."""
     output, ended, done_at = "", None, {}
     while True:
         try:
-            got = vm.run(f"cat {OUTPUT}; echo; echo @@status=$(cat {STATUS} 2>/dev/null)",
-                         timeout=60)
+            got = vm.run(POLL_COMMAND.format(output=OUTPUT, status=STATUS), timeout=60)
         except RunEnded as stop:
             ended = f"{stop.verdict.value}: {stop.message}"
             (run_dir / "crash-excerpt.txt").write_text(stop.excerpt or "")

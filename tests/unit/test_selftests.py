@@ -244,3 +244,30 @@ def test_each_selftest_takes_the_time_since_the_previous_result_line():
     seen = {"a.sh": 12.0, "b.py": 30.5, "d.py": 40.0}
     assert durations(["a.sh", "b.py", "c.py", "d.py"], seen, started=10.0) == \
         [2.0, 18.5, 0.0, 9.5]
+
+
+def test_a_run_that_ends_between_two_reads_of_a_poll_keeps_its_last_result(tmp_path, monkeypatch):
+    # CI once lost reclaim.sh's result line: the runner ended after the poll
+    # had read the output and before it read the status. Here `cat` ends the
+    # run right after it first shows the output, every time.
+    import subprocess
+    output, status = tmp_path / "out", tmp_path / "rc"
+    output.write_text("TAP version 13\n1..1\n# selftests: damon: a.sh\n")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "cat").write_text(
+        f"#!/bin/bash\n/bin/cat \"$@\" || exit 1\n"
+        f"if [ \"$1\" = {output} ] && [ ! -e {status} ]; then\n"
+        f"  echo 'ok 1 selftests: damon: a.sh' >> {output}; echo 0 > {status}; fi\n")
+    (bindir / "cat").chmod(0o755)
+
+    class Guest:
+        def run(self, command, timeout):
+            return subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                                  env={"PATH": f"{bindir}:/usr/bin:/bin"})
+
+    monkeypatch.setattr(runner, "OUTPUT", str(output))
+    monkeypatch.setattr(runner, "STATUS", str(status))
+    monkeypatch.setattr(runner, "POLL_S", 0)
+    polled, ended, done_at = runner._poll(Guest(), float("inf"), tmp_path, tmp_path / "kept")
+    assert ended is None and "ok 1 selftests: damon: a.sh" in polled and "a.sh" in done_at
