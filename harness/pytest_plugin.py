@@ -25,6 +25,8 @@ def pytest_configure(config):
                                        "build overlaps the other lane's short tests")
     config.addinivalue_line("markers", f"{BUILT}: boots a kernel the harness builds, so it "
                                        "starts after the tests that boot Debian's")
+    config.addinivalue_line("markers", f"{TAKES}(seconds): about how long it takes on a warm "
+                                       "cache; the longest start first in their group")
     # SIGTERM would otherwise end pytest without teardown; make it an interrupt.
     def interrupt(signum, frame):
         kill_all()
@@ -100,6 +102,7 @@ class ScenarioFile(pytest.File):
             item.add_marker(MAY_SHARE)
         if scenario.kernel.kind == "build":
             item.add_marker(BUILT)
+        item.add_marker(getattr(pytest.mark, TAKES)(scenario.sample.duration + BOOT_S))
         yield item
 
 
@@ -169,6 +172,8 @@ class ScenarioItem(pytest.Item):
 MAY_SHARE = "may_share_cores"
 EARLY = "starts_early"
 BUILT = "built_kernel"
+TAKES = "takes_seconds"
+BOOT_S = 12             # a scenario's guest boots, starts and ends in about this
 
 
 def runs_alone(item) -> bool:
@@ -176,11 +181,17 @@ def runs_alone(item) -> bool:
             and item.get_closest_marker(MAY_SHARE) is None)
 
 
-def start_rank(item) -> int:
+def start_rank(item) -> tuple:
     """The early build first; beside it the tests that boot no guest, then
     those on Debian's kernel that may share the cores (none waits for the
     build); then those on built kernels; last the ones that run alone, which
-    take turns."""
+    take turns. In each group the longest start first: a test that must run
+    alone waits for the other lane's running test, so that one had better
+    be short."""
+    return group_of(item), -expected_seconds(item)
+
+
+def group_of(item) -> int:
     if item.get_closest_marker(EARLY) is not None:
         return 0
     if item.get_closest_marker("vm") is None:
@@ -188,6 +199,11 @@ def start_rank(item) -> int:
     if runs_alone(item):
         return 4
     return 3 if item.get_closest_marker(BUILT) is not None else 2
+
+
+def expected_seconds(item) -> float:
+    marker = item.get_closest_marker(TAKES)
+    return marker.args[0] if marker else 0.0
 
 
 @contextmanager

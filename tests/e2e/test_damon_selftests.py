@@ -23,15 +23,27 @@ import yaml
 
 from harness.paths import REPO_ROOT
 
-pytestmark = [pytest.mark.vm, pytest.mark.built_kernel]
 # The controls' and KUnit's verdicts do not depend on timing, nor do those
-# of the selftests expected.yaml does not call timed; those run in a guest of
-# their own that may share the host's cores, the timed ones in one that runs
-# alone (sysfs.sh and sysfs.py alone take two minutes under TCG).
-may_share = pytest.mark.may_share_cores
+# of the selftests here (UNTIMED): they run in a guest of their own that may
+# share the host's cores; the others, in test_damon_selftests_timed.py, in one
+# that runs alone. The untimed guest takes about 200 s (sysfs.sh and sysfs.py
+# alone take two minutes under TCG), so its file starts first in its group.
+pytestmark = [pytest.mark.vm, pytest.mark.built_kernel, pytest.mark.may_share_cores,
+              pytest.mark.takes_seconds(200)]
 
 EXPECTED = yaml.safe_load((REPO_ROOT / "tests/selftests/expected.yaml").read_text())
-TIMED = [name for name, want in EXPECTED["selftests"].items() if want.get("timed")]
+
+
+def allowed(name: str) -> list:
+    status = EXPECTED["selftests"][name]["status"]
+    return status if isinstance(status, list) else [status]
+
+
+# A timed test sleeps and then checks what DAMON did meanwhile, so a guest
+# slowed by another could FAIL it; one that may FAIL here anyway gives a
+# verdict no slower guest can break, so it need not run alone.
+TIMED = [name for name, want in EXPECTED["selftests"].items()
+         if want.get("timed") and "FAIL" not in allowed(name)]
 UNTIMED = [name for name in EXPECTED["selftests"] if name not in TIMED]
 CONTROL = REPO_ROOT / "tests/controls/break-damos-commit-quota.patch"
 CRASH = REPO_ROOT / "tests/controls/crash-on-tried-regions.patch"
@@ -61,18 +73,12 @@ def untimed_run(tmp_path_factory, shared_kernel_args):
                    out=tmp_path_factory.mktemp("selftests-untimed"))
 
 
-@pytest.fixture(scope="session")
-def timed_run(tmp_path_factory, shared_kernel_args):
-    # --retries 1: these time DAMON (damos_quota.py needed a second attempt
-    # once, alone, on 2026-12-04); a retry is reported with both attempts.
-    return harness("selftests", "--retries", "1", *shared_kernel_args(), *only(TIMED),
-                   out=tmp_path_factory.mktemp("selftests-timed"))
+@pytest.mark.parametrize("name", UNTIMED)
+def test_selftest(untimed_run, record_property, name):
+    check_selftest(untimed_run, record_property, name)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in TIMED else may_share)
-                                  for n in EXPECTED["selftests"]])
-def test_selftest(request, record_property, name):
-    run = request.getfixturevalue("timed_run" if name in TIMED else "untimed_run")
+def check_selftest(run: dict, record_property, name: str) -> None:
     got = by_name(run, "selftest")[("damon", name)]
     record_property("selftest_status", got["status"])
     status = got["status"]
@@ -82,12 +88,13 @@ def test_selftest(request, record_property, name):
     assert status in allowed(name), f"{got['reason']}\n{got['output']}"
 
 
-def allowed(name: str) -> list:
-    status = EXPECTED["selftests"][name]["status"]
-    return status if isinstance(status, list) else [status]
+def check_tree_and_ran(run: dict, names: list) -> None:
+    """The run found every test of the tree in expected.yaml, in its order,
+    and ran exactly `names`: with the timed file's, every test runs once."""
+    assert run["in_tree"] == list(EXPECTED["selftests"])
+    assert sorted(t["name"] for t in run["tests"] if t["kind"] == "selftest") == sorted(names)
 
 
-@may_share
 @pytest.mark.parametrize("suite", list(EXPECTED["kunit"]))
 def test_kunit_suite(untimed_run, suite):
     cases = {name: t for (s, name), t in by_name(untimed_run, "kunit").items() if s == suite}
@@ -97,16 +104,12 @@ def test_kunit_suite(untimed_run, suite):
     assert bad == {}
 
 
-def test_every_test_of_the_tree_has_an_expectation(untimed_run, timed_run):
-    assert untimed_run["in_tree"] == timed_run["in_tree"] == list(EXPECTED["selftests"])
-    ran = [t["name"] for run in (untimed_run, timed_run) for t in run["tests"]
-           if t["kind"] == "selftest"]
-    assert sorted(ran) == sorted(EXPECTED["selftests"])
+def test_every_test_of_the_tree_has_an_expectation(untimed_run):
+    check_tree_and_ran(untimed_run, UNTIMED)
     assert {t["suite"] for t in untimed_run["tests"] if t["kind"] == "kunit"} == \
         set(EXPECTED["kunit"])
 
 
-@may_share
 def test_the_broken_commit_fails_the_kunit_case_and_the_selftest(tmp_path, shared_kernel_args):
     # reclaim.sh is the bystander that must still PASS: untimed, so the
     # verdict holds with the host's cores shared (damos_quota.py was, timed).
@@ -123,7 +126,6 @@ def test_the_broken_commit_fails_the_kunit_case_and_the_selftest(tmp_path, share
     assert "weight_age" in kunit[("damon", "damos_test_commit_quota")]["output"]
 
 
-@may_share
 def test_a_crash_keeps_the_console_and_lists_the_tests_not_run(tmp_path, shared_kernel_args):
     # reclaim.sh never asks for tried regions: it PASSes before the crash
     # whatever the timing. (sysfs.py, here before, asks for them too and
@@ -139,7 +141,6 @@ def test_a_crash_keeps_the_console_and_lists_the_tests_not_run(tmp_path, shared_
     assert "kernel BUG at" in crashed["output"] and "sysfs-schemes.c" in crashed["output"]
 
 
-@may_share
 def test_kunit_alone_stops_when_the_plan_is_complete(tmp_path, shared_kernel_args):
     run = harness("kunit", *shared_kernel_args(), out=tmp_path)
     assert run["exit_status"] == 0

@@ -99,6 +99,7 @@ def kill_a_worker_while_its_vm_runs(cluster: LocalCluster, harness, timeout=240)
     return 0     # no VM ever ran: the assertions below say what went wrong
 
 
+@pytest.mark.takes_seconds(175)
 def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tmp_path, quick):
     started = time.time()
     paths = [str(quick(name)) for name in SCENARIOS]

@@ -106,6 +106,11 @@ def test_shares_on_a_built_kernel(): pass
 @pytest.mark.may_share_cores
 def test_shares_on_debian(): pass
 
+@pytest.mark.vm
+@pytest.mark.may_share_cores
+@pytest.mark.takes_seconds(200)
+def test_shares_on_debian_for_long(): pass
+
 def test_unit(): pass
 
 @pytest.mark.vm
@@ -114,7 +119,7 @@ def test_builds(): pass
 '''
 
 
-def test_the_build_starts_first_and_the_tests_that_run_alone_come_last(pytester, monkeypatch):
+def test_the_build_starts_first_the_longest_of_a_group_next_and_the_tests_alone_last(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
     pytester.makepyfile(ORDER)
     pytester.makeconftest('''
@@ -125,8 +130,8 @@ def pytest_collection_modifyitems(items):
     result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "--collect-only",
                                            "-q")
     names = [line.split("::")[1] for line in result.stdout.lines if "::" in line]
-    assert names == ["test_builds", "test_unit", "test_shares_on_debian",
-                     "test_shares_on_a_built_kernel", "test_alone"]
+    assert names == ["test_builds", "test_unit", "test_shares_on_debian_for_long",
+                     "test_shares_on_debian", "test_shares_on_a_built_kernel", "test_alone"]
 
 
 def make_test_lanes() -> list:
