@@ -313,16 +313,17 @@ def load_suite(paths: Sequence[str], kernel=None) -> List[Scenario]:
 
 def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
               accel: str = "auto", echo=print, repeat: int = 1,
-              runner=None, scenarios=None) -> List[report.ScenarioResult]:
+              runner=None, scenarios=None, retries: int = 0) -> List[report.ScenarioResult]:
     """Run each scenario `repeat` times on `runner` (default: one after
-    another here) and write the reports. `scenarios`: already loaded."""
-    from harness.runner import LocalRunner, interleaved
+    another here), a FAIL up to `retries` times more, and write the reports.
+    `scenarios`: already loaded."""
+    from harness.runner import LocalRunner, interleaved, with_retries
     scenarios = scenarios or load_suite(paths, kernel)
     out_dir = Path(out_dir) if out_dir else None
     runner = runner or LocalRunner(accel)
     tasks = interleaved([(i, sc, kernel, "") for i, sc in enumerate(scenarios)], repeat,
                         lambda i, _: new_run_dir(f"scenario-{scenarios[i].name}"))
-    by_cell = runner.run(tasks, echo=echo)
+    by_cell = with_retries(runner, tasks, retries, echo=echo)
     results = [r for i in range(len(scenarios)) for r in by_cell.get(i, [])]
     out_dir = out_dir or new_run_dir("suite")
     report.write_reports(results, out_dir)
@@ -331,9 +332,14 @@ def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
     return results
 
 
+# A FLAKY run passed in the end: the summary and every report call it FLAKY,
+# and the exit status leaves it to the caller's own policy (as selftests do).
+OK = (Verdict.PASS, Verdict.FLAKY)
+
+
 def exit_code(results: Sequence[report.ScenarioResult]) -> int:
-    """0 when every scenario passed, else the worst verdict's status."""
+    """0 when every scenario passed (FLAKY too), else the worst verdict's status."""
     worst = 0
     for r in results:
-        worst = max(worst, 0 if r.verdict == Verdict.PASS else EXIT_STATUS.get(r.verdict, 1))
+        worst = max(worst, 0 if r.verdict in OK else EXIT_STATUS.get(r.verdict, 1))
     return worst

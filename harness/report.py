@@ -31,6 +31,22 @@ class ScenarioResult:
     run_dir: Optional[str] = None
     path: str = ""                  # the scenario file
     guest_state: Dict[str, str] = field(default_factory=dict)  # e.g. numa_balancing before/after
+    attempts: List[dict] = field(default_factory=list)  # earlier attempts (run --retries)
+
+
+def with_attempts(final: "ScenarioResult", earlier: Sequence["ScenarioResult"]) -> "ScenarioResult":
+    """The last attempt's result, with what each earlier one gave; one that
+    PASSes only after a FAIL is FLAKY."""
+    if not earlier:
+        return final
+    final.attempts = [{"attempt": n, "verdict": r.verdict, "why": _deciding(r),
+                       "run_dir": r.run_dir} for n, r in enumerate(earlier, 1)]
+    if final.verdict == Verdict.PASS:
+        final.verdict = Verdict.FLAKY
+        final.message = (f"passed on attempt {len(earlier) + 1} only; "
+                         + "; ".join(f"attempt {a['attempt']}: {a['verdict']} {a['why']}"
+                                     for a in final.attempts))
+    return final
 
 
 def new_result(sc, run_dir: Optional[Path] = None) -> ScenarioResult:
@@ -45,6 +61,8 @@ def new_result(sc, run_dir: Optional[Path] = None) -> ScenarioResult:
 # ------------------------------------------------------------------ terminal
 
 def _deciding(result: ScenarioResult) -> str:
+    if result.verdict == Verdict.FLAKY:
+        return result.message
     if result.verdict not in (Verdict.PASS, Verdict.FAIL) or not result.checks:
         return result.message or "no checks were judged"
     bad = [c for c in result.checks if c.verdict != Verdict.PASS]
@@ -130,7 +148,7 @@ def result_dict(result: ScenarioResult) -> dict:
         "name": result.name, "verdict": result.verdict, "path": result.path,
         "message": result.message, "wall_time": result.wall_time,
         "timings": result.timings, "run_dir": result.run_dir,
-        "guest_state": result.guest_state,
+        "guest_state": result.guest_state, "attempts": result.attempts,
         "checks": [{"name": c.name, "metric": c.metric, "kind": c.kind,
                     "should": c.should, "met": c.met, "verdict": c.verdict,
                     "summary": c.summary,
@@ -168,7 +186,13 @@ def _junit_case(r: ScenarioResult):
         out += f"\nartefacts: {r.run_dir}"
     case = TestCase(r.name, classname="scenarios", elapsed_sec=r.wall_time,
                     stdout=out, file=r.path or None)
-    if r.verdict == Verdict.FAIL:
+    if r.attempts:
+        out += "".join(f"\nattempt {a['attempt']}: {a['verdict']} {a['why']} ({a['run_dir']})"
+                       for a in r.attempts)
+        case.stdout = out
+    if r.verdict == Verdict.FLAKY:
+        case.status = str(r.verdict)    # passed, but only on a retry: not a PASS
+    elif r.verdict == Verdict.FAIL:
         case.add_failure_info(message=_deciding(r), output=out)
     elif r.verdict != Verdict.PASS:
         case.add_error_info(message=f"{r.verdict}: {r.message}",

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import (Callable, Dict, Hashable, Iterable, List, Optional, Protocol, Sequence,
                     Tuple)
@@ -116,6 +116,39 @@ def interleaved(cells: Sequence[Tuple[Hashable, object, Optional[object], str]],
     a cell's work may be a Scenario, taken as ScenarioWork."""
     return [Task(key, _as_work(work), kernel, run_dir(key, rep), rep, repeats, label)
             for rep in range(1, repeats + 1) for key, work, kernel, label in cells]
+
+
+def with_retries(runner, tasks: Sequence[Task], retries: int, echo=print,
+                 after=None) -> Dict[Hashable, list]:
+    """runner.run(tasks); then every task whose result is a FAIL runs once
+    more, up to `retries` times, each attempt into a run directory of its
+    own. A task that passes on a later attempt is FLAKY, never PASS; its
+    result says what each earlier attempt gave (harness.report.with_attempts)."""
+    from harness.report import with_attempts
+    from harness.verdict import Verdict
+    final = dict(zip(map(id, tasks), per_task(tasks, runner.run(tasks, echo=echo, after=after))))
+    history: Dict[int, list] = {id(t): [] for t in tasks}
+    for attempt in range(2, retries + 2):
+        failed = [t for t in tasks if final[id(t)].verdict == Verdict.FAIL]
+        if not failed:
+            break
+        again = [replace(t, run_dir=t.run_dir.with_name(f"{t.run_dir.name}-attempt{attempt}"))
+                 for t in failed]
+        echo(f"attempt {attempt}: {len(again)} FAILed run(s) once more")
+        for task, result in zip(failed, per_task(again, runner.run(again, echo=echo,
+                                                                   after=after))):
+            history[id(task)].append(final[id(task)])
+            final[id(task)] = result
+    by_cell: Dict[Hashable, list] = {}
+    for t in tasks:
+        by_cell.setdefault(t.key, []).append(with_attempts(final[id(t)], history[id(t)]))
+    return by_cell
+
+
+def per_task(tasks: Sequence[Task], by_cell: Dict[Hashable, list]) -> List[object]:
+    """A runner's {cell: results in task order} back to one result per task."""
+    taken = {key: iter(results) for key, results in by_cell.items()}
+    return [next(taken[t.key]) for t in tasks]
 
 
 def _as_work(work) -> Work:

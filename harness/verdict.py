@@ -13,6 +13,7 @@ class Verdict(str, Enum):
     CRASH = "CRASH"
     HANG = "HANG"
     BOOT_FAIL = "BOOT_FAIL"
+    FLAKY = "FLAKY"         # FAILed, then PASSed on a retry (run --retries): not a PASS
 
     def __str__(self) -> str:
         return self.value

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from harness.commands.argtypes import integer
-from harness.commands.vmargs import (add_runner_arguments, add_scenario_run_arguments,
-                                     kernel_override, runner_for)
+from harness.commands.vmargs import (add_retries_argument, add_runner_arguments,
+                                     add_scenario_run_arguments, kernel_override, runner_for)
 from harness.paths import REPO_ROOT
 
 SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
@@ -15,7 +15,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "run", help="run scenarios (default: the built-in suite) and report verdicts",
         description="Validate every scenario, then boot and run each one. Exit status: "
-                    "0 all PASS, 1 a FAIL, 3 ERROR, 4 CRASH, 5 HANG, 6 BOOT_FAIL, 2 bad input.")
+                    "0 all PASS (or FLAKY), 1 a FAIL, 3 ERROR, 4 CRASH, 5 HANG, 6 BOOT_FAIL, 2 bad input.")
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                         help="scenario YAML files or built-in names "
                              f"(default: {' '.join(DEFAULT_SUITE)})")
@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", metavar="DIR", help="where the suite's reports go")
     parser.add_argument("--repeat", type=integer(1, 1000, "repeats"), default=1, metavar="N",
                         help="run each scenario N times, repeat by repeat")
+    add_retries_argument(parser)
     add_runner_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -46,5 +47,5 @@ def run(args) -> int:
     scenarios = engine.load_suite(paths, kernel)
     results = engine.run_suite(paths, out_dir=out, kernel=kernel, accel=args.accel,
                                repeat=args.repeat, runner=runner_for(args),
-                               scenarios=scenarios)
+                               scenarios=scenarios, retries=args.retries)
     return engine.exit_code(results)

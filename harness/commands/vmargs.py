@@ -54,6 +54,14 @@ def add_scenario_run_arguments(parser, what: str) -> None:
     parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
 
 
+def add_retries_argument(parser) -> None:
+    from harness.commands.argtypes import integer
+    parser.add_argument("--retries", type=integer(0, 10, "retries"), default=0, metavar="N",
+                        help="run a scenario that FAILs up to N more times, each attempt in a "
+                             "run directory of its own; one that passes only on a retry is "
+                             "FLAKY, not PASS (default 0: a FAIL is a FAIL)")
+
+
 def kernel_override(args):
     """The --kernel to boot instead of each scenario's own, or None."""
     if not args.kernel:

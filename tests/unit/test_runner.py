@@ -134,3 +134,58 @@ def test_a_kernel_id_is_read_again_when_a_file_changes_but_not_its_size(tmp_path
     image.write_bytes(b"\x01" + image.read_bytes()[1:])
     os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert shipping.kernel_id(kernel) != before
+
+
+# ------------------------------------------------------------------ retries
+
+def test_a_fail_that_passes_on_a_retry_is_flaky_and_every_attempt_is_kept(tmp_path, monkeypatch):
+    import json
+    import xml.etree.ElementTree as ET
+    from harness import engine, report
+    from harness.checks import CheckResult
+    from harness.verdict import Verdict
+    script = {"collapse": ["FAIL", "PASS"], "migration": ["FAIL", "FAIL", "FAIL"],
+              "hint-path": ["PASS"]}
+    ran = []
+
+    def run_scenario(sc, kernel=None, accel="auto", run_dir=None):
+        ran.append(run_dir.name)
+        verdict = Verdict(script[sc.name].pop(0))
+        check = CheckResult(name="hot region becomes huge", metric="hot", kind="reaches",
+                            should="pass", met=verdict == Verdict.PASS,
+                            summary=f"{verdict} here")
+        return report.ScenarioResult(sc.name, verdict, checks=[check], run_dir=str(run_dir))
+    monkeypatch.setattr("harness.engine.run_scenario", run_scenario)
+    monkeypatch.setenv("DAMON_HARNESS_RESULTS", str(tmp_path / "results"))
+    scenarios = [_scenario(n) for n in script]
+    lines = []
+    results = engine.run_suite([], out_dir=tmp_path / "out", echo=lines.append,
+                               scenarios=scenarios, retries=2)
+    assert [r.verdict for r in results] == [Verdict.FLAKY, Verdict.FAIL, Verdict.PASS]
+    assert len(ran) == 6 and sum(name.endswith("-attempt2") for name in ran) == 2
+    assert [a["verdict"] for a in results[0].attempts] == ["FAIL"]
+    assert results[0].run_dir.endswith("-attempt2")
+    assert results[0].attempts[0]["run_dir"] == results[0].run_dir[:-len("-attempt2")]
+    assert [a["attempt"] for a in results[1].attempts] == [1, 2]
+    assert results[2].attempts == []
+    assert "passed on attempt 2 only; attempt 1: FAIL" in report.summary_line(results[0])
+    assert engine.exit_code([results[0], results[2]]) == 0
+    assert engine.exit_code(results) == 1
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["verdicts"] == {"collapse": "FLAKY", "migration": "FAIL", "hint-path": "PASS"}
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "out" / "junit.xml").iter("testcase")}
+    assert cases["collapse"].get("status") == "FLAKY" and cases["collapse"].find("failure") is None
+    assert "attempt 1: FAIL" in cases["collapse"].find("system-out").text
+    assert any("1 FLAKY" in line for line in lines)
+
+
+def test_no_retry_unless_asked(tmp_path, monkeypatch):
+    from harness import engine, report
+    from harness.verdict import Verdict
+    monkeypatch.setattr("harness.engine.run_scenario", lambda sc, kernel=None, accel="auto",
+                        run_dir=None: report.ScenarioResult(sc.name, Verdict.FAIL,
+                                                            run_dir=str(run_dir)))
+    monkeypatch.setenv("DAMON_HARNESS_RESULTS", str(tmp_path / "results"))
+    results = engine.run_suite([], out_dir=tmp_path / "out", echo=lambda line: None,
+                               scenarios=[_scenario("collapse")])
+    assert [(r.verdict, r.attempts) for r in results] == [(Verdict.FAIL, [])]
