@@ -192,6 +192,7 @@ class Metric:
     cgroup: Optional[str] = None
     scheme: Optional[str] = None
     ret: Optional[int] = None
+    min_accesses: Optional[int] = None
 
     @property
     def kind(self) -> "Source":
@@ -209,6 +210,7 @@ class Source:
     key = ""
     options: Dict[str, tuple] = {}
     reference: Optional[str] = None      # a percentage is of: "region" | "node"
+    needs: Tuple[str, ...] = ()          # the kernel options it reads
 
     def read(self, m: Metric, value, at: At, ctx: Context) -> None:
         raise NotImplementedError
@@ -242,6 +244,7 @@ def _proc_section(m: Metric, facts: RunFacts) -> Tuple[str, str]:
 
 class Smaps(Source):
     key, reference = "smaps", "region"
+    needs = ("CONFIG_PROC_PAGE_MONITOR",)
     options = {"field": (schema.name, "AnonHugePages")}
     read = staticmethod(_region_ref)
 
@@ -258,6 +261,7 @@ class Smaps(Source):
 
 class NumaMaps(Source):
     key, reference = "numa_maps", "region"
+    needs = ("CONFIG_NUMA", "CONFIG_PROC_PAGE_MONITOR")
     options = {"node": (schema.node, REQUIRED)}
     read = staticmethod(_region_ref)
 
@@ -288,6 +292,7 @@ class Vmstat(Source):
 
 class MemcgNuma(Source):
     key, reference = "memcg_numa", "node"
+    needs = ("CONFIG_MEMCG",)
     options = {"node": (schema.node, REQUIRED), "field": (schema.name, "anon")}
 
     def read(self, m, value, at, ctx):
@@ -305,6 +310,7 @@ class MemcgNuma(Source):
 
 class Damos(Source):
     key = "damos"
+    needs = ("CONFIG_DAMON_SYSFS",)
     options = {"field": (schema.choice(*DAMOS_FIELDS), "sz_applied")}
 
     def read(self, m, value, at, ctx):
@@ -323,6 +329,7 @@ class Damos(Source):
 
 class NodeMeminfo(Source):
     key, reference = "node_meminfo", "node"
+    needs = ("CONFIG_NUMA",)
     options = {"field": (schema.name, "MemUsed")}
 
     def read(self, m, value, at, ctx):
@@ -379,6 +386,7 @@ class Kretprobe(Source):
     returning -22, EINVAL), read from the trace buffer. The first sample
     adds the probe, so the count starts there."""
     key = "kretprobe"
+    needs = ("CONFIG_KPROBE_EVENTS",)
     options = {"ret": (schema.integer(-4095, 4095), REQUIRED)}
 
     def read(self, m, value, at, ctx):
@@ -401,6 +409,151 @@ class Kretprobe(Source):
         return float(body.split()[0])
 
 
+# ------------------------------------------------------------ DAMON's own cost
+
+KDAMOND_CPU_COMMAND = (
+    "cat /proc/uptime; getconf CLK_TCK; for d in /proc/[0-9]*; do "
+    "read -r c < $d/comm 2>/dev/null && case $c in kdamond*) cat $d/stat 2>/dev/null;; esac; "
+    "done")
+
+
+@dataclass
+class ThreadCpu:
+    cpu_s: float            # user and system time so far
+    alive_s: float          # since the thread started
+
+
+def parse_kdamond_cpu(text: str) -> List[ThreadCpu]:
+    """KDAMOND_CPU_COMMAND's output: /proc/uptime, CLK_TCK, then each
+    kdamond's /proc/PID/stat line."""
+    lines = text.splitlines()
+    uptime, hz = float(lines[0].split()[0]), int(lines[1])
+    threads = []
+    for line in lines[2:]:
+        fields = line.rpartition(")")[2].split()   # from field 3 (state) on
+        if len(fields) < 20:
+            continue
+        utime, stime, started = int(fields[11]), int(fields[12]), int(fields[19])
+        threads.append(ThreadCpu((utime + stime) / hz, max(uptime - started / hz, 1e-9)))
+    return threads
+
+
+class KdamondCpu(Source):
+    """CPU time of the guest's kdamond threads (from /proc/PID/stat): in all
+    (`seconds`), or as a `share` in percent, each kdamond's CPU time over the
+    time since it started, summed (100 = one CPU kept busy all along). No
+    kdamond: 0."""
+    key = "kdamond_cpu"
+
+    def read(self, m, value, at, ctx):
+        m.field = schema.choice("share", "seconds")(value, at)
+
+    def section(self, m, facts):
+        return "kdamond_cpu", KDAMOND_CPU_COMMAND
+
+    def value(self, m, body, facts):
+        threads = parse_kdamond_cpu(body)
+        if m.field == "seconds":
+            return sum(t.cpu_s for t in threads)
+        return 100.0 * sum(t.cpu_s / t.alive_s for t in threads)
+
+    def unit(self, m):
+        return "%" if m.field == "share" else "s"
+
+
+# ---------------------------------------------------------- what DAMON sees
+
+@dataclass
+class DamonRegion:
+    start: int
+    end: int
+    nr_accesses: int
+
+
+def parse_tried_regions(text: str) -> List[DamonRegion]:
+    """`grep . */start */end */nr_accesses` in a scheme's tried_regions."""
+    found: Dict[str, Dict[str, int]] = {}
+    for line in text.splitlines():
+        path, sep, value = line.strip().partition(":")
+        index, _, name = path.partition("/")
+        if sep and index.isdigit() and value.strip().isdigit():
+            found.setdefault(index, {})[name] = int(value)
+    return [DamonRegion(r["start"], r["end"], r["nr_accesses"])
+            for _, r in sorted(found.items(), key=lambda kv: int(kv[0]))
+            if {"start", "end", "nr_accesses"} <= r.keys()]
+
+
+def seen_bytes(regions: Iterable[DamonRegion], start: int, end: int,
+               min_accesses: int) -> int:
+    """Bytes of [start, end) inside DAMON regions whose nr_accesses is at
+    least min_accesses."""
+    return sum(max(0, min(end, r.end) - max(start, r.start)) for r in regions
+               if r.nr_accesses >= min_accesses)
+
+
+def tried_regions_read(body: str) -> Optional[List[DamonRegion]]:
+    """The regions of a damon_seen section; None when the kdamond refused
+    the update (it was off) or the scheme had no tried_regions."""
+    if "No such file" in body or "Invalid argument" in body:
+        return None
+    return parse_tried_regions(body)
+
+
+def mean_accesses(regions: Iterable[DamonRegion], start: int, end: int) -> float:
+    """nr_accesses over [start, end), weighted by bytes; bytes in no DAMON
+    region count as never accessed."""
+    weighted = sum(max(0, min(end, r.end) - max(start, r.start)) * r.nr_accesses
+                   for r in regions)
+    return weighted / (end - start)
+
+
+class DamonSeen(Source):
+    """What DAMON reports for a workload's named region: the bytes of it in
+    regions with nr_accesses >= min_accesses (in one aggregation interval),
+    from a scheme's tried_regions. The scheme should match every region (a
+    `stat` scheme with the widest access pattern); each sample asks the
+    kdamond to update them (update_schemes_tried_regions), which waits for
+    its next aggregation."""
+    key, reference = "damon_seen", "region"
+    needs = ("CONFIG_DAMON_SYSFS",)
+    options = {"scheme": (schema.ref("schemes", "damon"), REQUIRED),
+               "min_accesses": (schema.integer(0, 1 << 20), 1)}
+    read = staticmethod(_region_ref)
+
+    def section(self, m, facts):
+        scheme = facts.scheme_dirs[m.scheme]
+        kdamond = scheme.split("/contexts/")[0]
+        return (f"damon_seen {m.scheme}",
+                f"echo update_schemes_tried_regions > {shlex.quote(kdamond)}/state && "
+                f"cd {shlex.quote(scheme)}/tried_regions && "
+                "grep . [0-9]*/start [0-9]*/end [0-9]*/nr_accesses")
+
+    def value(self, m, body, facts):
+        regions = tried_regions_read(body)
+        return None if regions is None else float(
+            seen_bytes(regions, *facts.regions[m.workload][m.region], m.min_accesses))
+
+    def unit(self, m):
+        return "bytes"
+
+
+class DamonAccesses(DamonSeen):
+    """How often DAMON saw a workload's named region accessed: the mean
+    nr_accesses (per aggregation interval) over its bytes, from the same
+    tried_regions as damon_seen. A region touched in every sampling
+    interval reads aggr_us / sample_us (20 with 5 ms and 100 ms)."""
+    key, reference = "damon_accesses", None
+    options = {"scheme": DamonSeen.options["scheme"]}
+
+    def value(self, m, body, facts):
+        regions = tried_regions_read(body)
+        return None if regions is None else mean_accesses(
+            regions, *facts.regions[m.workload][m.region])
+
+    def unit(self, m):
+        return "count"
+
+
 KMEMLEAK = "/sys/kernel/debug/kmemleak"
 
 
@@ -410,6 +563,7 @@ class Kmemleak(Source):
     always resolves (KALLSYMS), an unloaded module's code does not. The
     scenario's steps decide when kmemleak scans and clears."""
     key = "kmemleak"
+    needs = ("CONFIG_DEBUG_KMEMLEAK",)
 
     def read(self, m, value, at, ctx):
         m.field = schema.name(value, at)
@@ -433,7 +587,7 @@ def kmemleak_records(text: str, word: str) -> List[str]:
 
 SOURCES: Dict[str, Source] = {s.key: s for s in (
     Smaps(), NumaMaps(), Vmstat(), MemcgNuma(), Damos(), NodeMeminfo(), File(), Tasks(),
-    Kmemleak(), Kretprobe())}
+    Kmemleak(), Kretprobe(), KdamondCpu(), DamonSeen(), DamonAccesses())}
 
 
 def read_metric(raw, at: At, ctx: Context) -> Metric:

@@ -904,10 +904,11 @@ class Expectation:
         """Whether a slower guest (one sharing the host's cores) cannot turn
         this check against the scenario. A slower guest does less: an upper
         bound that must hold holds all the more, and a level or a
-        convergence that must not be reached is reached all the less."""
+        convergence that must not be reached (or held) is reached (or held)
+        all the less."""
         if self.should == "pass":
             return self.kind == "stays" and self.rule.at_most is not None
-        return self.kind == "converges" or (self.kind == "reaches"
+        return self.kind == "converges" or (self.kind in ("reaches", "stays")
                                             and self.rule.at_least is not None)
 
     def validate(self, at: At, ctx) -> None:

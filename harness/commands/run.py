@@ -8,7 +8,8 @@ from harness.commands.vmargs import (add_retries_argument, add_runner_arguments,
 from harness.paths import REPO_ROOT
 
 SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
-DEFAULT_SUITE = ("collapse", "hint-path", "migration", "memcg-convergence", "damon-hugepage")
+DEFAULT_SUITE = ("collapse", "hint-path", "migration", "memcg-convergence", "damon-hugepage",
+                 "monitoring-accuracy")
 
 
 def register(subparsers) -> None:

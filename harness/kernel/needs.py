@@ -23,11 +23,6 @@ ACTIONS = {"hugepage": ["CONFIG_TRANSPARENT_HUGEPAGE"],
            "pageout": ["CONFIG_SWAP"]}
 MODULES = {"damon_reclaim": ["CONFIG_DAMON_RECLAIM"], "damon_lru_sort": ["CONFIG_DAMON_LRU_SORT"],
            "damon_stat": ["CONFIG_DAMON_STAT"], "damon_hugepage": ["CONFIG_DAMON_HUGEPAGE"]}
-METRICS = {"smaps": ["CONFIG_PROC_PAGE_MONITOR"],
-           "numa_maps": ["CONFIG_NUMA", "CONFIG_PROC_PAGE_MONITOR"],
-           "memcg_numa": ["CONFIG_MEMCG"], "damos": ["CONFIG_DAMON_SYSFS"],
-           "node_meminfo": ["CONFIG_NUMA"], "kmemleak": ["CONFIG_DEBUG_KMEMLEAK"],
-           "kretprobe": ["CONFIG_KPROBE_EVENTS"]}
 SYSFS_TREE = ["CONFIG_DAMON_SYSFS"]
 CGROUPS = ["CONFIG_MEMCG", "CONFIG_CGROUPS"]
 
@@ -47,7 +42,7 @@ def scenario_needs(sc) -> List[str]:
     if sc.guest.cgroups:
         needs += CGROUPS
     for metric in sc.sample.metrics.values():
-        needs += METRICS.get(metric.source, [])
+        needs += metric.kind.needs
     return list(dict.fromkeys(needs))
 
 

@@ -244,3 +244,54 @@ def test_a_kretprobe_counts_the_calls_that_returned_the_value():
             + section("kretprobe madvise_collapse 0", "0\n"))
     values = mx.parse_sample(text, [metrics["collapse_einval"], metrics["collapse_ok"]], ctx)
     assert values == {"collapse_einval": 17, "collapse_ok": 0}
+
+
+# ------------------------------------------------------------ DAMON's own view
+
+KDAMOND_CPU = """\
+52.50 96.10
+100
+251 (kdamond.0) S 2 0 0 0 -1 2129984 0 0 0 0 35 265 0 0 20 0 1 0 2250 0 0 18446744073709551615
+"""
+
+
+def test_kdamond_cpu_is_its_time_on_a_cpu_over_its_lifetime():
+    sc = load_scenario(SCENARIOS / "monitoring-accuracy.yaml")
+    share = sc.sample.metrics["kdamond_share"]
+    assert share.unit == "%"
+    # 3.00 s of CPU (35 + 265 ticks at 100 Hz) in the 30 s since it started at 22.5 s
+    assert mx.parse_sample(section("kdamond_cpu", KDAMOND_CPU), [share], RunFacts()) == \
+        {"kdamond_share": pytest.approx(10.0)}
+    seconds = mx.Metric("s", "kdamond_cpu", field="seconds")
+    assert seconds.kind.value(seconds, KDAMOND_CPU, RunFacts()) == pytest.approx(3.0)
+    assert seconds.kind.value(seconds, "52.50 96.10\n100\n", RunFacts()) == 0.0
+
+
+TRIED = "".join(f"{i}/{k}:{v}\n" for i, (start, end, acc) in enumerate([
+    (HOT[0], HOT[0] + (16 << 20), 20),          # a quarter of hot, accessed
+    (HOT[0] + (16 << 20), HOT[1] - (8 << 20), 0),
+    (HOT[1] - (8 << 20), COLD[0] + (2 << 20), 3),   # spans the end of hot and 2 MiB of cold
+    (COLD[0] + (2 << 20), COLD[1], 0)]) for k, v in
+    (("start", start), ("end", end), ("nr_accesses", acc), ("age", 4)))
+
+
+def test_damon_seen_counts_a_regions_bytes_that_damon_reports_accessed():
+    sc = load_scenario(SCENARIOS / "monitoring-accuracy.yaml")
+    metrics = sc.sample.metrics
+    ctx = RunFacts(pids={"toucher": 77}, regions={"toucher": {"hot": HOT, "cold": COLD}},
+                   scheme_dirs={"watch": "/sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/"
+                                         "schemes/0"})
+    cmd = mx.sample_command(metrics.values(), ctx)
+    assert cmd.count("echo update_schemes_tried_regions > "
+                     "/sys/kernel/mm/damon/admin/kdamonds/0/state") == 1
+    values = mx.parse_sample(section("damon_seen watch", TRIED),
+                             [metrics["hot_seen"], metrics["cold_seen"]], ctx)
+    assert values == {"hot_seen": (16 << 20) + (8 << 20), "cold_seen": 2 << 20}
+    # 16 MiB at 20 and 8 MiB at 3 over 64 MiB
+    assert mx.parse_sample(section("damon_seen watch", TRIED), [metrics["hot_accesses"]],
+                           ctx) == {"hot_accesses": pytest.approx((16 * 20 + 8 * 3) / 64)}
+    strict = mx.Metric("x", "damon_seen", workload="toucher", region="hot", scheme="watch",
+                       min_accesses=5)
+    assert strict.kind.value(strict, TRIED, ctx) == 16 << 20
+    off = "bash: echo: write error: Invalid argument\n"
+    assert strict.kind.value(strict, off, ctx) is None
