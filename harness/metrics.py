@@ -554,6 +554,23 @@ class DamonAccesses(DamonSeen):
         return "count"
 
 
+class DamonRegions(Source):
+    """How many regions DAMON holds in the context of a scheme (that matches
+    every region, as damon_seen's): its cost per sample grows with them,
+    and nr_regions.max bounds them."""
+    key = "damon_regions"
+    needs = DamonSeen.needs
+
+    def read(self, m, value, at, ctx):
+        m.scheme = schema.ref("schemes", "damon")(value, at, ctx)
+
+    section = DamonSeen.section
+
+    def value(self, m, body, facts):
+        regions = tried_regions_read(body)
+        return None if regions is None else float(len(regions))
+
+
 KMEMLEAK = "/sys/kernel/debug/kmemleak"
 
 
@@ -587,7 +604,8 @@ def kmemleak_records(text: str, word: str) -> List[str]:
 
 SOURCES: Dict[str, Source] = {s.key: s for s in (
     Smaps(), NumaMaps(), Vmstat(), MemcgNuma(), Damos(), NodeMeminfo(), File(), Tasks(),
-    Kmemleak(), Kretprobe(), KdamondCpu(), DamonSeen(), DamonAccesses())}
+    Kmemleak(), Kretprobe(), KdamondCpu(), DamonSeen(), DamonAccesses(),
+    DamonRegions())}
 
 
 def read_metric(raw, at: At, ctx: Context) -> Metric:

@@ -290,6 +290,8 @@ def test_damon_seen_counts_a_regions_bytes_that_damon_reports_accessed():
     # 16 MiB at 20 and 8 MiB at 3 over 64 MiB
     assert mx.parse_sample(section("damon_seen watch", TRIED), [metrics["hot_accesses"]],
                            ctx) == {"hot_accesses": pytest.approx((16 * 20 + 8 * 3) / 64)}
+    assert mx.parse_sample(section("damon_seen watch", TRIED), [metrics["regions"]], ctx) == \
+        {"regions": 4}
     strict = mx.Metric("x", "damon_seen", workload="toucher", region="hot", scheme="watch",
                        min_accesses=5)
     assert strict.kind.value(strict, TRIED, ctx) == 16 << 20
