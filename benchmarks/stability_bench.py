@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import engine  # noqa: E402
 from harness.commands.run import scenario_paths  # noqa: E402
 from harness.compare.figures import run_figures, shown  # noqa: E402
-from harness.scenario import load_scenario  # noqa: E402
+from harness.commands.argtypes import integer  # noqa: E402
+from harness.errors import HarnessError  # noqa: E402
 from harness.verdict import Verdict  # noqa: E402
 
 CORE = ("collapse", "hint-path", "migration", "memcg-convergence")
@@ -45,17 +46,22 @@ def figure_lines(scenario, results) -> list:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=integer(1, 1000, "runs"), default=20)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("scenarios", nargs="*", default=list(CORE))
     args = parser.parse_args()
-    out = args.out or Path(tempfile.mkdtemp(prefix="stability-"))
     paths = scenario_paths(args.scenarios)
-    results = engine.run_suite(paths, out_dir=out, repeat=args.runs, echo=lambda *_: None)
+    try:        # bad input: one line and exit 2, before anything boots
+        scenarios = engine.load_suite(paths)
+    except HarnessError as exc:
+        print(f"stability_bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    out = args.out or Path(tempfile.mkdtemp(prefix="stability-"))
+    results = engine.run_suite(paths, out_dir=out, repeat=args.runs, echo=lambda *_: None,
+                               scenarios=scenarios)
     every_pass = True
     print(f"{args.runs} runs of each scenario, no reruns; runs in {out}")
-    for path in paths:
-        scenario = load_scenario(path)
+    for scenario in scenarios:
         mine = [r for r in results if r.name == scenario.name]
         passed = sum(r.verdict == Verdict.PASS for r in mine)
         every_pass &= passed == len(mine)
