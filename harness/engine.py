@@ -232,7 +232,8 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
             with progress():
                 kernel = kernel_for(sc.kernel)
         _refuse_unfit(sc, kernel)
-        with boot(sc.topology, kernel=kernel, run_dir=run_dir, accel=accel) as vm:
+        with boot(sc.topology, kernel=kernel, run_dir=run_dir, accel=accel,
+                  extra_cmdline=sc.guest.cmdline) as vm:
             run = Run(vm, sc, binary)
             run.timings["boot"] = time.monotonic() - start
             _drive(run)

@@ -204,6 +204,17 @@ def number(lo: float = 0.0, hi: float = math.inf) -> Reader:
     return read_number
 
 
+_KERNEL_PARAM = re.compile(r"^[A-Za-z0-9_.-]+(=[^\s\"']+)?$")
+
+
+def kernel_parameter(raw, at: At, ctx=None) -> str:
+    """One word of a kernel command line: `name` or `name=value`."""
+    if not isinstance(raw, str) or not _KERNEL_PARAM.match(raw):
+        raise at.error(f"{shown(raw)} is not a kernel parameter (name or name=value, "
+                       f"no spaces or quotes)")
+    return raw
+
+
 def boolean(raw, at: At, ctx=None) -> bool:
     if not isinstance(raw, bool):
         raise at.error(f"must be true or false, not {shown(raw)}")

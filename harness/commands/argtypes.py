@@ -26,6 +26,15 @@ def positive_number(high: float, what: str):
     return parse
 
 
+def kernel_parameter(text: str) -> str:
+    from harness.errors import InputError
+    from harness.schema import At, kernel_parameter as parameter
+    try:
+        return parameter(text, At(""))
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def flags_given(parser, args, keep) -> list:
     """The flags (or positional metavars) of `parser` whose value in `args`
     differs from the default, except the destinations in `keep`: for a mode

@@ -3,6 +3,7 @@
 import sys
 
 from harness.commands.argtypes import integer
+from harness.commands.vmargs import add_append_argument
 from harness.paths import run_dir_for
 from harness.selftests.command import add_kernel_arguments, prepared, said
 
@@ -27,6 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--retries", type=integer(0, 10, "retries"), default=0, metavar="N",
                         help="run a test that FAILs or TIMEs OUT up to N more times in the "
                              "same guest; every attempt is reported (default 0)")
+    add_append_argument(parser)
     parser.add_argument("--image", default="selftests",
                         help="guest image recipe (default: selftests, with Python and drgn)")
     parser.set_defaults(func=run)
@@ -40,7 +42,7 @@ def run(args) -> int:
     tests = args.test or test_kernel.tools.selftests
     skernel.check_kernel(test_kernel, tests, True, args.kunit)
     work = SelftestsWork(test_kernel, tests, args.retries, args.kunit, args.panic_on_warn,
-                         args.timeout, args.image)
+                         args.timeout, args.image, cmdline=args.append)
     task = Task("selftests", work, test_kernel.kernel, run_dir_for(out, "selftests"), 1, 1)
     # stdout is the block to paste into a mail; how it ran goes beside it
     [done] = LocalRunner(args.accel).run([task], echo=_to_stderr)["selftests"]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from harness.commands.argtypes import kernel_parameter
 from harness.errors import InputError
 from harness.kernel.artifact import Kernel, user_kernel
 from harness.topology import Topology, from_flags, load_topology
@@ -23,8 +24,14 @@ def add_vm_arguments(parser) -> None:
                         help="the kernel's modules tree (lib/modules or lib/modules/RELEASE)")
     parser.add_argument("--image", default="bookworm", help="guest image recipe")
     parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
+    add_append_argument(parser)
+
+
+def add_append_argument(parser) -> None:
     parser.add_argument("--append", action="append", default=[], metavar="ARG",
-                        help="extra kernel command-line argument")
+                        type=kernel_parameter,
+                        help="a kernel parameter after the harness's own (e.g. pti=off); "
+                             "may be repeated")
 
 
 def topology_from(args) -> Topology:

@@ -33,6 +33,7 @@ class SelftestsWork:
     timeout: Optional[int] = None
     image: str = "selftests"
     name: str = "selftests"         # the label of its reports and progress line
+    cmdline: Sequence[str] = ()     # kernel parameters after the harness's own
 
     def vm_size(self) -> Tuple[int, int]:
         from harness.topology import load_topology
@@ -43,6 +44,7 @@ class SelftestsWork:
         return json.dumps({"tests": list(self.tests), "retries": self.retries,
                            "kunit": self.kunit, "panic_on_warn": self.panic_on_warn,
                            "timeout": self.timeout, "image": self.image,
+                           "cmdline": list(self.cmdline),
                            "tree": self.test_kernel.tools.tree}, sort_keys=True,
                           default=str).encode()
 
@@ -59,7 +61,8 @@ class SelftestsWork:
                                       f"run it on the host that built them, or share the cache")
         test_kernel = replace(self.test_kernel, kernel=kernel or self.test_kernel.kernel)
         results, extra = run_suite(test_kernel, run_dir, accel, self.tests, self.retries,
-                                   self.kunit, self.panic_on_warn, self.timeout, self.image)
+                                   self.kunit, self.panic_on_warn, self.timeout, self.image,
+                                   self.cmdline)
         sresults.write_reports(results, run_dir, self.name, extra)
         return SelftestsRun(results, extra)
 
@@ -86,7 +89,8 @@ def not_run(kind: str, suite: str, names: Sequence[str], reason: str) -> List[Te
 
 
 def run_suite(test_kernel, run_dir, accel_choice: str, tests, retries: int, kunit: bool,
-              panic_on_warn: bool = False, timeout=None, image_name: str = "selftests"):
+              panic_on_warn: bool = False, timeout=None, image_name: str = "selftests",
+              cmdline: Sequence[str] = ()):
     """(results, report extras) of the selftests (and the KUnit cases the
     kernel ran at boot) on one test kernel, in one guest."""
     from harness.image import guest_image
@@ -98,6 +102,7 @@ def run_suite(test_kernel, run_dir, accel_choice: str, tests, retries: int, kuni
     timeout = runner.effective_timeout(tools, timeout, accel)
     extra = {"kernel": test_kernel.kernel.describe(), "tree": tools.tree,
              "in_tree": list(tools.selftests),     # what was not chosen is not lost
+             "cmdline": list(cmdline),
              "timing": {"accel": accel, "build_s": test_kernel.build_s,
                         "per_test_timeout_s": runner.per_test_timeout(tools, timeout)}}
     results = _run_in_guest(test_kernel, image, run_dir, accel, timeout, tests, retries,
@@ -120,7 +125,7 @@ def _run_in_guest(test_kernel, image, run_dir, accel, timeout, tests, retries, p
     started = time.monotonic()
     try:
         with boot(load_topology(TOPOLOGY), test_kernel.kernel, image, run_dir,
-                  accel) as vm:
+                  accel, extra["cmdline"]) as vm:
             timing["boot_s"] = round(time.monotonic() - started, 1)
             extra["guest"] = runner.prepare_guest(vm, panic_on_warn).split()
             began = time.monotonic()

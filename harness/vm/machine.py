@@ -22,7 +22,7 @@ from harness.vm.accel import choose_accel
 from harness.vm.console import ConsoleWatcher
 from harness.vm.modules_disk import modules_disk
 from harness.vm.process import spawn_qemu
-from harness.vm.qemu import LaunchSpec, build_argv
+from harness.vm.qemu import LaunchSpec, build_argv, kernel_cmdline
 from harness.verdict import RunEnded, Verdict
 
 BOOT_DEADLINE_S = {"kvm": 60, "tcg": 180}
@@ -71,7 +71,8 @@ class VM(Guest):
         spec = LaunchSpec(self.topology, self.kernel.image, overlay,
                           self.image.root_partuuid, port, self.accel, mods, self.extra_cmdline)
         argv = build_argv(spec)
-        self._write_meta(argv=argv, accel=self.accel, ssh_port=port)
+        self._write_meta(argv=argv, cmdline=kernel_cmdline(spec), accel=self.accel,
+                         ssh_port=port)
         self.started_at = time.monotonic()
         self.child = spawn_qemu(argv, timeout=None)
         self.occupancy.begin()

@@ -12,6 +12,8 @@ BASE_CMDLINE = (
     "console=ttyS0 rw rootfstype=ext4 init=/sbin/harness-init "
     "panic=-1 nokaslr mitigations=off 8250.nr_uarts=1 random.trust_cpu=on"
 )
+# Kernel parameters every TCG guest gets, before a caller's own.
+TCG_CMDLINE: List[str] = []
 
 
 @dataclass
@@ -80,9 +82,14 @@ def net_args(ssh_port: int) -> List[str]:
             "-device", "virtio-net-pci,netdev=net0,romfile="]
 
 
+def kernel_cmdline(spec: LaunchSpec) -> str:
+    accel_params = TCG_CMDLINE if spec.accel == "tcg" else []
+    return " ".join([BASE_CMDLINE, f"root=PARTUUID={spec.root_partuuid}", *accel_params,
+                     *spec.extra_cmdline])
+
+
 def build_argv(spec: LaunchSpec) -> List[str]:
-    cmdline = " ".join([BASE_CMDLINE, f"root=PARTUUID={spec.root_partuuid}",
-                        *spec.extra_cmdline])
+    cmdline = kernel_cmdline(spec)
     return [QEMU, "-name", "damon-harness", "-machine", "q35", "-nodefaults",
             "-no-reboot", "-display", "none", "-monitor", "none",
             "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",

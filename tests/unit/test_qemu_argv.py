@@ -1,7 +1,8 @@
 from pathlib import Path
 
 from harness.topology import load_topology
-from harness.vm.qemu import LaunchSpec, build_argv, cpu_ranges
+from harness.vm import qemu
+from harness.vm.qemu import LaunchSpec, build_argv, cpu_ranges, kernel_cmdline
 
 
 def spec(topology="two-node", accel="tcg", modules=True):
@@ -38,3 +39,11 @@ def test_kvm_and_no_modules():
     argv = build_argv(spec(accel="kvm", modules=False))
     assert argv[argv.index("-accel") + 1] == "kvm" and "host" in argv
     assert not any("mods" in a for a in argv)
+
+
+def test_tcg_parameters_come_after_the_base_and_before_the_callers(monkeypatch):
+    monkeypatch.setattr(qemu, "TCG_CMDLINE", ["tcg_only=1"])
+    line = kernel_cmdline(spec())
+    assert line.index("mitigations=off") < line.index("tcg_only=1") < line.index("foo=1")
+    assert "tcg_only=1" not in kernel_cmdline(spec(accel="kvm"))
+    assert f"-append {line} " in " ".join(build_argv(spec()))
