@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from harness import schema
-from harness.guest.setup import CGROUP_ROOT
+from harness.guest.setup import CGROUP_ROOT, WORKLOAD_OUT
 from harness.rundir import RunFacts
 from harness.schema import At, Context
 
@@ -461,6 +461,35 @@ class KdamondCpu(Source):
         return "%" if m.field == "share" else "s"
 
 
+def parse_progress(text: str) -> Optional[Tuple[int, float]]:
+    """(rounds, seconds) of hotcold's last 'progress rounds=N seconds=S' line."""
+    found = re.findall(r"^progress rounds=(\d+) seconds=([\d.]+)$", text, re.MULTILINE)
+    return (int(found[-1][0]), float(found[-1][1])) if found else None
+
+
+class WorkloadRate(Source):
+    """A workload's own progress: the rounds it swept per second since it
+    was ready (its access pattern's rounds; idle phases count as time). What
+    DAMON costs the workload shows as fewer rounds than without DAMON."""
+    key = "workload_rate"
+
+    def read(self, m, value, at, ctx):
+        m.workload = schema.ref("workloads", "workloads")(value, at, ctx)
+
+    def section(self, m, facts):
+        out = WORKLOAD_OUT.format(name=m.workload)
+        return f"workload_rate {m.workload}", f"grep '^progress ' {out} | tail -n 1"
+
+    def value(self, m, body, facts):
+        progress = parse_progress(body)
+        if progress is None or progress[1] <= 0:
+            return None
+        return progress[0] / progress[1]
+
+    def unit(self, m):
+        return "rounds/s"
+
+
 # ---------------------------------------------------------- what DAMON sees
 
 @dataclass
@@ -604,7 +633,7 @@ def kmemleak_records(text: str, word: str) -> List[str]:
 
 SOURCES: Dict[str, Source] = {s.key: s for s in (
     Smaps(), NumaMaps(), Vmstat(), MemcgNuma(), Damos(), NodeMeminfo(), File(), Tasks(),
-    Kmemleak(), Kretprobe(), KdamondCpu(), DamonSeen(), DamonAccesses(),
+    Kmemleak(), Kretprobe(), KdamondCpu(), WorkloadRate(), DamonSeen(), DamonAccesses(),
     DamonRegions())}
 
 

@@ -28,6 +28,8 @@
  *   region name=cold start=0x7f... end=0x7f... size=67108864
  *   ready pid=1234
  *   phase name=hot seconds=30
+ *   progress rounds=1234 seconds=1.000	(about once a second: rounds
+ *				 swept since ready, and seconds since then)
  *   done
  */
 #define _GNU_SOURCE
@@ -418,6 +420,21 @@ static void sleep_for(double s)
 	nanosleep(&ts, NULL);
 }
 
+/* The workload's own progress, for DAMON's cost to it: rounds since ready. */
+static unsigned long long rounds;
+static double ready_at, reported_at;
+
+static void report_progress(void)
+{
+	double t = now();
+
+	if (t - reported_at < 1)
+		return;
+	printf("progress rounds=%llu seconds=%.3f\n", rounds, t - ready_at);
+	fflush(stdout);
+	reported_at = t;
+}
+
 static int sweeps_any(const struct phase *ph, int n)
 {
 	int i;
@@ -438,6 +455,7 @@ static void run_phase(const struct phase *ph, const struct options *o)
 	while (now() < end) {
 		double t0 = now();
 
+		report_progress();
 		if (!sweeps_any(ph, o->nr_regions)) {
 			sleep_for(end - t0 < 1 ? end - t0 : 1);
 			continue;
@@ -445,6 +463,7 @@ static void run_phase(const struct phase *ph, const struct options *o)
 		for (i = 0; i < o->nr_regions; i++)
 			for (k = 0; k < ph->weight[i]; k++)
 				sweep(&o->regions[i], o->stride);
+		rounds++;
 		maybe_tlb_flush(o);
 		if (o->rate > 0)
 			sleep_for(1.0 / o->rate - (now() - t0));
@@ -479,6 +498,7 @@ int main(int argc, char **argv)
 		       o.regions[i].size);
 	printf("ready pid=%d\n", (int)getpid());
 	fflush(stdout);
+	ready_at = reported_at = now();
 	do {
 		for (i = 0; i < o.nr_phases; i++)
 			run_phase(&o.phases[i], &o);

@@ -267,6 +267,17 @@ def test_kdamond_cpu_is_its_time_on_a_cpu_over_its_lifetime():
     assert seconds.kind.value(seconds, "52.50 96.10\n100\n", RunFacts()) == 0.0
 
 
+def test_workload_rate_is_rounds_over_seconds_of_its_last_progress_line():
+    rate = mx.Metric("rate", "workload_rate", workload="toucher")
+    out = ("ready pid=7\nphase name=hot seconds=0\nprogress rounds=0 seconds=0.000\n"
+           "progress rounds=150 seconds=1.001\nprogress rounds=300 seconds=2.000\n")
+    assert rate.kind.section(rate, RunFacts())[1].endswith("/tmp/workload-toucher.out | tail -n 1")
+    assert rate.kind.value(rate, out, RunFacts()) == pytest.approx(150.0)
+    assert rate.kind.value(rate, "progress rounds=0 seconds=0.000\n", RunFacts()) is None
+    assert rate.kind.value(rate, "ready pid=7\n", RunFacts()) is None
+    assert rate.unit == "rounds/s"
+
+
 TRIED = "".join(f"{i}/{k}:{v}\n" for i, (start, end, acc) in enumerate([
     (HOT[0], HOT[0] + (16 << 20), 20),          # a quarter of hot, accessed
     (HOT[0] + (16 << 20), HOT[1] - (8 << 20), 0),
