@@ -281,7 +281,7 @@ class Workload:
     rate: float = key(number(), default=0.0)         # rounds per second, 0 = flat out
     madvise: str = key(choice(*MADVISE), default="none")
     first_touch_node: Optional[int] = key(node)
-    tlb_flush_ms: float = key(number(), default=5.0)
+    tlb_flush_ms: float = key(number(), default=0.0)     # see hotcold.c
     # A separate small VMA right below the first region, which then starts
     # there (hotcold.c): what keeps MADV_COLLAPSE from a whole DAMON region.
     small_vma_below: int = key(size(lo=4096), default=0)

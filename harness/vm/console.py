@@ -25,6 +25,8 @@ _CRASH_RE = [(name, re.compile(rx)) for name, rx in CRASH_PATTERNS]
 # What the image's init (images/*/overlay/sbin/harness-init) prints once
 # eth0 is configured and sshd has been started.
 SSHD_STARTED = "harness-init: sshd started"
+# What the kernel prints when it runs with page-table isolation (arch/x86/mm/pti.c).
+PTI_ENABLED = "Kernel/User page tables isolation: enabled"
 LINES_BEFORE = 15
 # After the first crash line, keep reading this long (or this many lines) so
 # the excerpt holds the trace, not just its first line.
@@ -50,6 +52,7 @@ class ConsoleWatcher(threading.Thread):
         self.crashed = threading.Event()
         self.exited = threading.Event()
         self.sshd_started = threading.Event()
+        self.page_table_isolation = False
         self.last_output = time.monotonic()
         self._partial = ""
         self._crash_started = 0.0
@@ -90,6 +93,8 @@ class ConsoleWatcher(threading.Thread):
     def _line(self, line: str) -> None:
         if SSHD_STARTED in line:
             self.sshd_started.set()
+        if PTI_ENABLED in line:
+            self.page_table_isolation = True
         if self.crash_reason:
             self.excerpt_lines.append(line)
             return

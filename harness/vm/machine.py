@@ -104,7 +104,9 @@ class VM(Guest):
                 raise RunEnded(Verdict.BOOT_FAIL, ended.message, ended.excerpt) from None
             raise
         boot = time.monotonic() - self.started_at
-        self._write_meta(boot_seconds=round(boot, 2))
+        # Under TCG, without it DAMON misses re-accesses (qemu.TCG_CMDLINE).
+        self._write_meta(boot_seconds=round(boot, 2),
+                         page_table_isolation=self.watcher.page_table_isolation)
         return boot
 
     # -- health --------------------------------------------------------------

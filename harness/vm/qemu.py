@@ -12,8 +12,18 @@ BASE_CMDLINE = (
     "console=ttyS0 rw rootfstype=ext4 init=/sbin/harness-init "
     "panic=-1 nokaslr mitigations=off 8250.nr_uarts=1 random.trust_cpu=on"
 )
-# Kernel parameters every TCG guest gets, before a caller's own.
-TCG_CMDLINE: List[str] = []
+# DAMON clears a page's Accessed bit without a TLB flush. QEMU's software TLB
+# is large and is emptied only on a CR3 write, so under TCG a re-access often
+# never sets the bit again and hot memory looks idle. Page-table isolation
+# writes CR3 on every kernel entry and exit (each timer tick of a busy task),
+# which empties that TLB often enough for DAMON's sampling interval: a
+# workload swept flat out read nr_accesses 20 of 20 with it, 0.9 and 1.7
+# without (monitoring-accuracy with no TLB flush of its own). It comes after
+# mitigations=off (which turns PTI off) and before a caller's additions, so
+# `pti=off` there turns it off again. A kernel needs
+# CONFIG_MITIGATION_PAGE_TABLE_ISOLATION (kernel-configs/guest.config);
+# vm.json says whether the guest ran with it (page_table_isolation).
+TCG_CMDLINE: List[str] = ["pti=on"]
 
 
 @dataclass

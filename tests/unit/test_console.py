@@ -30,3 +30,15 @@ def test_init_marker_sets_sshd_started_only_on_its_line(tmp_path):
     watcher._line(SSHD_STARTED)
     assert watcher.sshd_started.is_set()
     watcher.log.close()
+
+
+def test_page_table_isolation_is_seen_on_the_kernels_line(tmp_path):
+    # The two lines a Debian 7.2 kernel printed with pti=on under TCG
+    from harness.vm.console import ConsoleWatcher
+    watcher = ConsoleWatcher(child=None, log_path=tmp_path / "console.log")
+    watcher._line("[    0.008032] Kernel/User page tables isolation: force enabled on "
+                  "command line.")
+    assert not watcher.page_table_isolation
+    watcher._line("[    0.085166] Kernel/User page tables isolation: enabled")
+    assert watcher.page_table_isolation
+    watcher.log.close()
