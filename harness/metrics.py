@@ -193,6 +193,8 @@ class Metric:
     scheme: Optional[str] = None
     ret: Optional[int] = None
     min_accesses: Optional[int] = None
+    kdamond: Optional[int] = None
+    relative_to: Optional[int] = None
 
     @property
     def kind(self) -> "Source":
@@ -211,6 +213,7 @@ class Source:
     options: Dict[str, tuple] = {}
     reference: Optional[str] = None      # a percentage is of: "region" | "node"
     needs: Tuple[str, ...] = ()          # the kernel options it reads
+    slower_reads_less = True             # a guest that runs slower does less of it
 
     def read(self, m: Metric, value, at: At, ctx: Context) -> None:
         raise NotImplementedError
@@ -221,6 +224,9 @@ class Source:
 
     def value(self, m: Metric, body: str, facts: RunFacts) -> Optional[float]:
         raise NotImplementedError
+
+    def check(self, m: Metric, at: At) -> None:
+        """What the options say together, once each is read."""
 
     def unit(self, m: Metric) -> str:
         return "count"
@@ -411,16 +417,23 @@ class Kretprobe(Source):
 
 # ------------------------------------------------------------ DAMON's own cost
 
+KDAMONDS = "/sys/kernel/mm/damon/admin/kdamonds"
 KDAMOND_CPU_COMMAND = (
     "cat /proc/uptime; getconf CLK_TCK; for d in /proc/[0-9]*; do "
     "read -r c < $d/comm 2>/dev/null && case $c in kdamond*) cat $d/stat 2>/dev/null;; esac; "
-    "done")
+    f"done; for k in {KDAMONDS}/[0-9]*; do "
+    "[ -e $k/pid ] && echo \"sysfs kdamond ${k##*/} pid $(cat $k/pid)\"; done")
 
 
 @dataclass
 class ThreadCpu:
     cpu_s: float            # user and system time so far
     alive_s: float          # since the thread started
+    pid: int = 0
+
+    @property
+    def share(self) -> float:
+        return 100.0 * self.cpu_s / self.alive_s
 
 
 def parse_kdamond_cpu(text: str) -> List[ThreadCpu]:
@@ -430,34 +443,71 @@ def parse_kdamond_cpu(text: str) -> List[ThreadCpu]:
     uptime, hz = float(lines[0].split()[0]), int(lines[1])
     threads = []
     for line in lines[2:]:
-        fields = line.rpartition(")")[2].split()   # from field 3 (state) on
-        if len(fields) < 20:
+        pid, _, rest = line.partition(" (")
+        fields = rest.rpartition(")")[2].split()   # from field 3 (state) on
+        if len(fields) < 20 or not pid.isdigit():
             continue
         utime, stime, started = int(fields[11]), int(fields[12]), int(fields[19])
-        threads.append(ThreadCpu((utime + stime) / hz, max(uptime - started / hz, 1e-9)))
+        threads.append(ThreadCpu((utime + stime) / hz, max(uptime - started / hz, 1e-9),
+                                 int(pid)))
     return threads
+
+
+def parse_sysfs_kdamond_pids(text: str) -> Dict[int, int]:
+    """{sysfs kdamond index: its pid} from 'sysfs kdamond N pid P' lines."""
+    return {int(k): int(p) for k, p in
+            re.findall(r"^sysfs kdamond (\d+) pid (-?\d+)$", text, re.MULTILINE)}
+
+
+def _kdamond_index(raw, at: At, ctx: Context) -> int:
+    """The index of one of the scenario's kdamonds (damon.kdamonds)."""
+    index = schema.integer(0, 1023)(raw, at)
+    declared = len(ctx.names.get("kdamonds", {}))
+    if index >= declared:
+        raise at.error(f"there is no kdamond {index} (damon.kdamonds has {declared})")
+    return index
 
 
 class KdamondCpu(Source):
     """CPU time of the guest's kdamond threads (from /proc/PID/stat): in all
     (`seconds`), or as a `share` in percent, each kdamond's CPU time over the
     time since it started, summed (100 = one CPU kept busy all along). No
-    kdamond: 0."""
+    kdamond: 0. With `kdamond: N`, only the scenario's kdamond N (its pid
+    in sysfs); with `relative_to: M` too, the share of N over that of M:
+    how many times M's cost N has."""
     key = "kdamond_cpu"
+    slower_reads_less = False
+    options = {"kdamond": (_kdamond_index, None), "relative_to": (_kdamond_index, None)}
 
     def read(self, m, value, at, ctx):
         m.field = schema.choice("share", "seconds")(value, at)
+
+    def check(self, m, at):
+        if m.relative_to is not None and m.kdamond is None:
+            raise (at / "relative_to").error("needs kdamond: the one to set against it")
 
     def section(self, m, facts):
         return "kdamond_cpu", KDAMOND_CPU_COMMAND
 
     def value(self, m, body, facts):
         threads = parse_kdamond_cpu(body)
-        if m.field == "seconds":
-            return sum(t.cpu_s for t in threads)
-        return 100.0 * sum(t.cpu_s / t.alive_s for t in threads)
+        if m.kdamond is not None:
+            threads = self._of(m.kdamond, threads, body)
+        total = sum(t.cpu_s if m.field == "seconds" else t.share for t in threads)
+        if m.relative_to is None:
+            return total
+        base = self._of(m.relative_to, parse_kdamond_cpu(body), body)
+        base_total = sum(t.cpu_s if m.field == "seconds" else t.share for t in base)
+        return total / base_total if base_total > 0 else None
+
+    @staticmethod
+    def _of(index: int, threads: List[ThreadCpu], body: str) -> List[ThreadCpu]:
+        pid = parse_sysfs_kdamond_pids(body).get(index)
+        return [t for t in threads if t.pid == pid]
 
     def unit(self, m):
+        if m.relative_to is not None:
+            return "x"
         return "%" if m.field == "share" else "s"
 
 
@@ -655,6 +705,7 @@ def read_metric(raw, at: At, ctx: Context) -> Metric:
             raise (at / key).error("is required")
         else:
             setattr(m, key, default)
+    source.check(m, at)
     return m
 
 

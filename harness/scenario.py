@@ -698,6 +698,7 @@ class DamonSetup:
     def validate(self, at: At, ctx) -> None:
         if bool(self.kdamonds) == (self.module is not None):
             raise at.error("give exactly one of kdamonds (the sysfs tree) or module")
+        ctx.declare("kdamonds", {str(i): kd for i, kd in enumerate(self.kdamonds)})
 
     def schemes(self) -> Dict[str, Tuple[int, int, int]]:
         """Scheme name -> (kdamond, context, scheme) indices."""
@@ -882,6 +883,8 @@ class Expectation:
     reaches: Optional[Reaches] = key(model(Reaches))
     stays: Optional[Stays] = key(model(Stays))
     converges: Optional[Converges] = key(model(Converges))
+    # Set from the metric's source: whether a slower guest reads less of it.
+    slower_reads_less: bool = True
 
     @property
     def kind(self) -> str:
@@ -906,7 +909,10 @@ class Expectation:
         this check against the scenario. A slower guest does less: an upper
         bound that must hold holds all the more, and a level or a
         convergence that must not be reached (or held) is reached (or held)
-        all the less."""
+        all the less. Not so for a cost (kdamond's CPU share): a slower
+        guest may pay more or less of it."""
+        if not self.slower_reads_less:
+            return False
         if self.should == "pass":
             return self.kind == "stays" and self.rule.at_most is not None
         return self.kind == "converges" or (self.kind in ("reaches", "stays")
@@ -917,6 +923,7 @@ class Expectation:
         if len(given) != 1:
             raise at.error(f"needs exactly one of: {', '.join(EXPECT_KINDS)}")
         self.name = self.name or f"{self.metric} {self.kind}"
+        self.slower_reads_less = ctx.names["metrics"][self.metric].kind.slower_reads_less
         if ctx.names["metrics"][self.metric].kind.reference is None:
             for bound in ("at_least", "at_most", "target"):
                 q = getattr(self.rule, bound, None)

@@ -267,6 +267,30 @@ def test_kdamond_cpu_is_its_time_on_a_cpu_over_its_lifetime():
     assert seconds.kind.value(seconds, "52.50 96.10\n100\n", RunFacts()) == 0.0
 
 
+TWO_KDAMONDS = """\
+52.50 96.10
+100
+251 (kdamond.0) S 2 0 0 0 -1 2129984 0 0 0 0 10 40 0 0 20 0 1 0 2250 0 0 18446744073709551615
+262 (kdamond.1) S 2 0 0 0 -1 2129984 0 0 0 0 30 120 0 0 20 0 1 0 2250 0 0 18446744073709551615
+300 (kdamond.2) S 2 0 0 0 -1 2129984 0 0 0 0 99 99 0 0 20 0 1 0 2250 0 0 18446744073709551615
+sysfs kdamond 0 pid 262
+sysfs kdamond 1 pid 251
+"""
+
+
+def test_one_kdamonds_cpu_share_is_found_by_its_sysfs_pid_and_set_against_another():
+    # sysfs kdamond 0 is thread 262 (1.5 s of CPU in 30 s: 5 %), 1 is 251 (0.5 s)
+    one = mx.Metric("one", "kdamond_cpu", field="share", kdamond=0)
+    ratio = mx.Metric("ratio", "kdamond_cpu", field="share", kdamond=0, relative_to=1)
+    assert one.kind.value(one, TWO_KDAMONDS, RunFacts()) == pytest.approx(5.0)
+    assert ratio.kind.value(ratio, TWO_KDAMONDS, RunFacts()) == pytest.approx(3.0)
+    assert ratio.unit == "x" and one.unit == "%"
+    gone = TWO_KDAMONDS.replace("sysfs kdamond 1 pid 251", "sysfs kdamond 1 pid -1")
+    assert ratio.kind.value(ratio, gone, RunFacts()) is None
+    every = mx.Metric("all", "kdamond_cpu", field="seconds")
+    assert every.kind.value(every, TWO_KDAMONDS, RunFacts()) == pytest.approx(0.5 + 1.5 + 1.98)
+
+
 def test_workload_rate_is_rounds_over_seconds_of_its_last_progress_line():
     rate = mx.Metric("rate", "workload_rate", workload="toucher")
     out = ("ready pid=7\nphase name=hot seconds=0\nprogress rounds=0 seconds=0.000\n"

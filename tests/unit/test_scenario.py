@@ -291,7 +291,9 @@ TIMING_FREE = {"damon-hugepage-nocommit-control", "damon-hugepage-nopid-control"
 def test_only_scenarios_whose_every_check_a_slower_guest_helps_are_timing_free():
     """collapse-stat-control must see its scheme try the hot region in time,
     migration-balancing-control must see hinting faults happen: a slower
-    guest could fail both, so they run alone like every positive scenario."""
+    guest could fail both, so they run alone like every positive scenario.
+    monitoring-overhead bounds kdamond's CPU cost from above, which a slower
+    guest does not only lower."""
     found = {sc.name for sc in (load_scenario(p, check_kernel=False)
                                 for p in SCENARIOS.glob("*.yaml"))
              if sc.timing_free}
