@@ -193,6 +193,8 @@ def step_command(step, sc: Scenario, facts: RunFacts) -> str:
     pids = facts.pids
     if step.kill:
         return f"kill -9 {pids[step.kill]}"
+    if step.next_phase:
+        return f"kill -USR1 {pids[step.next_phase]}"
     if step.run:
         return with_pids(step.run, pids)
     if step.params:

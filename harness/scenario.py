@@ -767,7 +767,7 @@ def with_pids(value: str, pids: Dict[str, int]) -> str:
     return _PID_REF.sub(lambda m: str(pids[m.group(1)]), value)
 
 
-STEP_ACTIONS = ("params", "write", "run", "kill")
+STEP_ACTIONS = ("params", "write", "run", "kill", "next_phase")
 
 
 @dataclass
@@ -781,6 +781,7 @@ class Step:
     write: Dict[str, str] = key(_step_writes(r"^/(sys|proc)/[\w./-]+$"), factory=dict)
     run: Optional[str] = key(_step_text)
     kill: Optional[str] = key(WORKLOADS)
+    next_phase: Optional[str] = key(WORKLOADS)   # the workload's phase ends now (SIGUSR1)
     should: str = key(choice("succeed", "fail"), default="succeed")
     name: str = key(text, default="")
 

@@ -9,7 +9,7 @@ from harness.paths import REPO_ROOT
 
 SCENARIO_DIR = REPO_ROOT / "tests" / "scenarios"
 DEFAULT_SUITE = ("collapse", "hint-path", "migration", "memcg-convergence", "damon-hugepage",
-                 "monitoring-accuracy", "monitoring-overhead")
+                 "monitoring-accuracy", "monitoring-adaptation", "monitoring-overhead")
 
 
 def register(subparsers) -> None:

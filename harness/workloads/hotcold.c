@@ -13,7 +13,9 @@
  * and phases (--phase NAME:SEC:REGION=WEIGHT,...; no REGION list = idle):
  * each round of a phase sweeps every region WEIGHT times. --loop runs the
  * phase list again and again. A phase of 0 seconds lasts until the process
- * is killed. --rate limits rounds per second in both forms.
+ * is killed. --rate limits rounds per second in both forms. SIGUSR1 ends
+ * the current phase at once: the next one starts at a moment the caller
+ * chooses (the harness's next_phase step).
  *
  * Under QEMU TCG the emulated TLB is large and is not flushed when DAMON
  * clears a PTE's Accessed bit (x86 skips that flush), so re-touched pages
@@ -36,6 +38,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,14 +450,23 @@ static int sweeps_any(const struct phase *ph, int n)
 	return 0;
 }
 
+static volatile sig_atomic_t phase_ends;
+
+static void end_phase(int sig)
+{
+	(void)sig;
+	phase_ends++;
+}
+
 static void run_phase(const struct phase *ph, const struct options *o)
 {
 	double end = ph->seconds > 0 ? now() + ph->seconds : 1e300;
+	sig_atomic_t ends_before = phase_ends;
 	int i, k;
 
 	printf("phase name=%s seconds=%g\n", ph->name, ph->seconds);
 	fflush(stdout);
-	while (now() < end) {
+	while (now() < end && phase_ends == ends_before) {
 		double t0 = now();
 
 		report_progress();
@@ -482,6 +494,7 @@ int main(int argc, char **argv)
 	int i;
 
 	parse_args(&o, argc, argv);
+	signal(SIGUSR1, end_phase);
 	if (o.tlb_flush_ms > 0)
 		setup_tlb_flush();
 	map_regions(o.regions, o.nr_regions, o.madv);

@@ -826,6 +826,8 @@ CASES: List[Case] = [
              "expect[1].stays.until"),
     scenario("guest-module-not-a-name", {"guest.modules": ["no such; module"]},
              "guest.modules[0]"),
+    scenario("step-next-phase-unknown-workload",
+             {"steps": [{"at": 1, "next_phase": "nosuch"}]}, "steps[0].next_phase"),
     scenario("guest-cmdline-two-words", {"guest.cmdline": ["pti=off quiet"]},
              "guest.cmdline[0]"),
     scenario("guest-cmdline-a-string", {"guest.cmdline": {"pti": "off"}}, "guest.cmdline"),

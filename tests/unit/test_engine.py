@@ -184,3 +184,10 @@ def test_a_run_directory_is_judged_again_to_the_same_numbers(tmp_path, monkeypat
                         "within: 0.05s}\n")
     edited, _ = judge.judge_dir(tmp_path, stricter)
     assert edited.verdict == Verdict.FAIL and len(edited.checks) == 1
+
+
+def test_a_next_phase_step_signals_the_workload_to_end_its_phase():
+    from harness.rundir import RunFacts
+    sc = load_scenario(SCENARIOS / "monitoring-adaptation.yaml")
+    [move] = sc.steps
+    assert engine.step_command(move, sc, RunFacts(pids={"toucher": 4321})) == "kill -USR1 4321"

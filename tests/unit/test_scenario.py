@@ -285,7 +285,8 @@ def test_bounds_refuse_out_of_range_percentages_and_non_finite_numbers(value, wo
 
 TIMING_FREE = {"damon-hugepage-nocommit-control", "damon-hugepage-nopid-control",
                "hint-path-never-control", "memcg-wrong-node-control",
-               "migration-nomatch-control", "monitoring-accuracy-idle-control"}
+               "migration-nomatch-control", "monitoring-accuracy-idle-control",
+               "monitoring-adaptation-no-move-control"}
 
 
 def test_only_scenarios_whose_every_check_a_slower_guest_helps_are_timing_free():
