@@ -24,7 +24,7 @@ def register(subparsers) -> None:
                         help="set kernel.panic_on_warn before the tests")
     parser.add_argument("--timeout", type=integer(1, 86400, "seconds"), metavar="S",
                         help="per-test timeout instead of the tests' own (kselftest's -o); "
-                             "default: their own, times 4 under TCG")
+                             "default: their own, times 8 under TCG")
     parser.add_argument("--retries", type=integer(0, 10, "retries"), default=0, metavar="N",
                         help="run a test that FAILs or TIMEs OUT up to N more times in the "
                              "same guest; every attempt is reported (default 0)")
