@@ -490,20 +490,15 @@ class KdamondCpu(Source):
         return "kdamond_cpu", KDAMOND_CPU_COMMAND
 
     def value(self, m, body, facts):
-        threads = parse_kdamond_cpu(body)
-        if m.kdamond is not None:
-            threads = self._of(m.kdamond, threads, body)
-        total = sum(t.cpu_s if m.field == "seconds" else t.share for t in threads)
-        if m.relative_to is None:
-            return total
-        base = self._of(m.relative_to, parse_kdamond_cpu(body), body)
-        base_total = sum(t.cpu_s if m.field == "seconds" else t.share for t in base)
-        return total / base_total if base_total > 0 else None
+        threads, pids = parse_kdamond_cpu(body), parse_sysfs_kdamond_pids(body)
 
-    @staticmethod
-    def _of(index: int, threads: List[ThreadCpu], body: str) -> List[ThreadCpu]:
-        pid = parse_sysfs_kdamond_pids(body).get(index)
-        return [t for t in threads if t.pid == pid]
+        def cost(index: Optional[int]) -> float:
+            chosen = [t for t in threads if index is None or t.pid == pids.get(index)]
+            return sum(t.cpu_s if m.field == "seconds" else t.share for t in chosen)
+        if m.relative_to is None:
+            return cost(m.kdamond)
+        base = cost(m.relative_to)
+        return cost(m.kdamond) / base if base > 0 else None
 
     def unit(self, m):
         if m.relative_to is not None:

@@ -20,8 +20,8 @@ from harness.errors import InputError
 from harness.metrics import Metric, RunFacts, read_metric, reference_size
 from harness.reference import Reference
 from harness.schema import (U32_MAX, U64_MAX, At, boolean, choice, duration, integer, key,
-                            kernel_parameter, list_of, map_of, model, name, node, number, read, shown, size,
-                            string_map, text)
+                            kernel_parameter, list_of, map_of, model, name, node, number,
+                            read, shown, size, string_map, text)
 from harness.topology import Topology, load_topology, parse_cpu_list, parse_topology
 from harness.yamlfile import load_yaml
 
@@ -210,7 +210,8 @@ class GuestSetup:
     sysfs: Dict[str, str] = key(string_map(r"^/(sys|proc)/[\w./-]+$"), factory=dict)
     cgroups: Dict[str, Cgroup] = key(map_of(_cgroup), factory=dict)
     modules: List[str] = key(list_of(name), factory=list)      # modprobe'd first
-    cmdline: List[str] = key(list_of(kernel_parameter), factory=list)  # after the harness's
+    # kernel parameters, after the harness's own
+    cmdline: List[str] = key(list_of(kernel_parameter), factory=list)
 
     def validate(self, at: At, ctx) -> None:
         if "kernel.numa_balancing" in self.sysctls:
