@@ -8,7 +8,7 @@ from typing import Dict, List, Sequence
 
 from harness.compare.analysis import Row
 from harness.compare.figures import MiB, shown
-from harness.compare.stats import ALPHA
+from harness.compare.stats import ALPHA, could_show
 
 def table(rows: Sequence[Row], sides: Dict[str, str], repeat: int, threshold: float,
           runner: str = "") -> str:
@@ -49,8 +49,8 @@ def _spread_line(r: Row) -> str:
         known = [v for v in values if v is not None]
         parts.append(f"{side} {shown(min(known), r.unit)} .. {shown(max(known), r.unit)}"
                      if known else f"{side} -")
-    if r.call.detectable_pct is not None:
-        parts.append(f"could show {r.call.detectable_pct:.0f} %")
+    if r.call.detectable is not None:
+        parts.append(f"could show {could_show(r.call, lambda v: shown(v, r.unit))}")
     return f"  {r.scenario}: {r.figure}: {'; '.join(parts)}"
 
 

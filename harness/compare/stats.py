@@ -32,11 +32,12 @@ class Call:
     reason: str
     base_median: Optional[float] = None
     patched_median: Optional[float] = None
-    change_pct: Optional[float] = None      # of the base median
+    change_pct: Optional[float] = None      # of the base median (None when it is 0)
     ci_low: Optional[float] = None          # 95 % CI of patched - base median
     ci_high: Optional[float] = None
     p_value: Optional[float] = None
-    detectable_pct: Optional[float] = None  # for NO CHANGE
+    detectable: Optional[float] = None      # for NO CHANGE, in the figure's unit
+    detectable_pct: Optional[float] = None  # the same, of the base median (None when it is 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,25 +58,43 @@ def compare(base: Sequence[Optional[float]], patched: Sequence[Optional[float]],
     med_a, med_b = statistics.median(a), statistics.median(b)
     p_value = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
     low, high = _median_difference_ci(a, b)
-    scale = abs(med_a) or max(abs(med_b), 1e-12)
-    change = 100.0 * (med_b - med_a) / scale
+    change = 100.0 * (med_b - med_a) / abs(med_a) if med_a else None
     call = Call(NO_CHANGE, "", med_a, med_b, change, low, high, p_value)
     worse = (med_b > med_a) if better == "lower" else (med_b < med_a)
     resolved = abs(med_b - med_a) >= resolution
-    if p_value < alpha and abs(change) >= threshold_pct and resolved:
+    # From a base median of 0 any change is infinitely many per cent: the
+    # threshold is met, and the resolution alone keeps noise out.
+    big_enough = change is None or abs(change) >= threshold_pct
+    if p_value < alpha and big_enough and resolved and med_a != med_b:
         call.call = REGRESSION if worse else IMPROVEMENT
-        call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({change:+.1f} %, threshold "
+        call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({_pct(change)}, threshold "
                        f"{threshold_pct:g} %), p = {p_value:.3g} < {alpha:g}")
-    else:
-        call.detectable_pct = 100.0 * max(abs(low), abs(high)) / scale
-        why = (f"p = {p_value:.3g} >= {alpha:g}" if p_value >= alpha
-               else f"{change:+.1f} % is under the {threshold_pct:g} % threshold"
-               if abs(change) < threshold_pct
-               else f"{med_b - med_a:+.3g} is under the measurement's resolution "
-                    f"({resolution:g})")
-        call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({change:+.1f} %): {why}; these "
-                       f"runs could show a change of about {call.detectable_pct:.0f} %")
+        return call
+    # Never less than the measurement can tell: a time known to one sample
+    # interval cannot show a change smaller than that interval.
+    call.detectable = max(abs(low), abs(high), resolution)
+    call.detectable_pct = 100.0 * call.detectable / abs(med_a) if med_a else None
+    why = (f"p = {p_value:.3g} >= {alpha:g}" if p_value >= alpha
+           else f"{change:+.1f} % is under the {threshold_pct:g} % threshold"
+           if not big_enough
+           else f"{med_b - med_a:+.3g} is under the measurement's resolution "
+                f"({resolution:g})")
+    call.reason = (f"median {med_a:.4g} -> {med_b:.4g} ({_pct(change)}): {why}; these "
+                   f"runs could show a change of about {could_show(call)}")
     return call
+
+
+def _pct(change: Optional[float]) -> str:
+    return f"{change:+.1f} %" if change is not None else "from 0"
+
+
+def could_show(call: Call, shown=lambda value: f"{value:.3g}") -> str:
+    """The smallest change a NO CHANGE's runs could have shown: a share of
+    the base median, or, from a base median of 0, the difference itself
+    (as `shown` writes a value of the figure's unit)."""
+    if call.detectable_pct is not None:
+        return f"{call.detectable_pct:.0f} %"
+    return shown(call.detectable)
 
 
 def _median_difference_ci(a: List[float], b: List[float]):

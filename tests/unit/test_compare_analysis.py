@@ -104,3 +104,11 @@ def test_the_table_gives_each_figures_spread_and_what_no_change_could_have_shown
     spread = text.split("spread (lowest .. highest run)")[1]
     line = next(l for l in spread.splitlines() if "hot region becomes huge: time to reach" in l)
     assert " .. " in line and "could show" in line
+
+
+def test_a_zero_base_median_could_show_a_size_not_a_percentage():
+    row = analysis.Row("memcg", "stray pages: worst sample", "bytes", "lower",
+                       [0.0] * 5, [0.0, 0.0, 4096.0 * 256, 0.0, 0.0])
+    row.call = stats.compare(row.base, row.patched, "lower", resolution=4096.0)
+    line = report._spread_line(row)
+    assert "could show 1.0 MiB" in line and "%" not in line

@@ -86,3 +86,23 @@ def test_each_unit_has_its_resolution():
     sc = SimpleNamespace(sample=SimpleNamespace(interval=2.0))
     assert resolution(sc, "s") == 2.0 and resolution(sc, "%") == 1.0
     assert resolution(sc, "bytes") == 4096 and resolution(sc, "") == 0.0
+
+
+def test_what_no_change_could_show_is_never_under_the_resolution():
+    """Demotion times spread 6.16-6.18 s, but samples are 2 s apart: these
+    runs could not have shown a change under 2 s (32 %), not 0 %."""
+    base = [6.16, 6.17, 6.18, 6.16, 6.17]
+    patched = [6.17, 6.16, 6.18, 6.17, 6.16]
+    call = stats.compare(base, patched, "lower", resolution=2.0)
+    assert call.call == stats.NO_CHANGE
+    assert call.detectable == 2.0 and call.detectable_pct == pytest.approx(32.4, abs=0.1)
+    assert "could show a change of about 32 %" in call.reason
+
+
+def test_a_base_median_of_zero_gives_no_percentages():
+    same = stats.compare([0.0] * 5, [0.0, 0.0, 1.0, 0.0, 0.0], "lower", resolution=1.0)
+    assert same.call == stats.NO_CHANGE and same.change_pct is None
+    assert same.detectable_pct is None and same.detectable == 1.0
+    assert "(from 0)" in same.reason and "could show a change of about 1" in same.reason
+    grown = stats.compare([0.0] * 5, [5.0, 6.0, 5.0, 7.0, 6.0], "lower", resolution=1.0)
+    assert grown.call == stats.REGRESSION and grown.change_pct is None
