@@ -67,9 +67,11 @@ def _error(e, why: str) -> CheckResult:
     return CheckResult(e.name, e.metric, e.kind, None, e.should, f"cannot judge: {why}")
 
 
-def reaches(times, values, bound: float, direction: str, within: float) -> CheckResult:
-    """Met if some sample at or before `within` s satisfies the bound."""
-    window = [(t, v) for t, v in zip(times, values) if t <= within]
+def reaches(times, values, bound: float, direction: str, within: float,
+            since: float = 0.0) -> CheckResult:
+    """Met if some sample after `since` s, and at most `within` s after it,
+    satisfies the bound."""
+    window = [(t, v) for t, v in zip(times, values) if since <= t <= since + within]
     if not window:
         return CheckResult("", "", "reaches", None, summary="no sample inside the window")
     hit = next(((t, v) for t, v in window if _holds(v, bound, direction)), None)
@@ -77,15 +79,18 @@ def reaches(times, values, bound: float, direction: str, within: float) -> Check
     word = ">=" if direction == "at_least" else "<="
     nums = {"bound": bound, "within": within, "best": best,
             "last_time": window[-1][0]}
+    if since:
+        nums["since"] = since
     if hit:
         nums["reached_at"] = hit[0]
-        text = (f"reached {_fmt(hit[1], bound)} {word} {_fmt(bound)} at {hit[0]:.1f} s "
-                f"(limit {within:g} s)")
+        after = f", {hit[0] - since:.1f} s after the step" if since else ""
+        text = (f"reached {_fmt(hit[1], bound)} {word} {_fmt(bound)} at {hit[0]:.1f} s"
+                f"{after} (limit {within:g} s)")
     else:
         text = (f"best {_fmt(best, bound)}, never {word} {_fmt(bound)} within {within:g} s "
                 f"(last sample at {window[-1][0]:.1f} s)")
     return CheckResult("", "", "reaches", hit is not None, summary=text, numbers=nums,
-                       band={"bound": bound, "until": within})
+                       band={"bound": bound, "until": since + within})
 
 
 def stays(times, values, bound: float, direction: str, after: float = 0.0,
@@ -196,9 +201,17 @@ def _dispatch(e, times, values, reference, step_times) -> CheckResult:
         return converges(times, values, target, tol, rule.settle, rule.samples)
     bound, direction = _bound(rule, reference)
     if e.kind == "reaches":
-        return reaches(times, values, bound, direction, rule.within)
+        since = _step_time(rule.after_step, step_times, 1) if rule.after_step else 0.0
+        return reaches(times, values, bound, direction, rule.within, since)
     after, until = _stays_window(rule, step_times)
     return stays(times, values, bound, direction, after, until)
+
+
+def _step_time(name: str, step_times, which: int) -> float:
+    """When step `name` began (which=0) or ended (which=1)."""
+    if name not in step_times:
+        raise ValueError(f"step {name!r} never ran")
+    return step_times[name][which]
 
 
 def _stays_window(rule, step_times) -> tuple:
@@ -206,13 +219,8 @@ def _stays_window(rule, step_times) -> tuple:
     end of after_step, before the start of until_step."""
     after = rule.after
     until = math.inf if rule.until is None else rule.until
-    for name, pick in ((rule.after_step, 1), (rule.until_step, 0)):
-        if name is None:
-            continue
-        if name not in step_times:
-            raise ValueError(f"step {name!r} never ran")
-        if pick:
-            after = max(after, step_times[name][1])
-        else:
-            until = min(until, step_times[name][0])
+    if rule.after_step is not None:
+        after = max(after, _step_time(rule.after_step, step_times, 1))
+    if rule.until_step is not None:
+        until = min(until, _step_time(rule.until_step, step_times, 0))
     return after, until

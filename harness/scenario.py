@@ -817,23 +817,26 @@ def _one_bound(rule, at: At) -> None:
         raise at.error("needs exactly one of at_least or at_most")
 
 
-@dataclass
-class Reaches:
-    """Some sample at or before `within` s meets the bound."""
-    within: float = key(_window, required=True)
-    at_least: Optional[Quantity] = key(quantity)
-    at_most: Optional[Quantity] = key(quantity)
-    delta: bool = key(boolean, default=False)
-
-    def validate(self, at: At, ctx) -> None:
-        _one_bound(self, at)
-
-
 def _step_ref(raw, at: At, ctx) -> str:
     names = [step.name for step in ctx.lookup("steps", [])]
     if not isinstance(raw, str) or raw not in names:
         raise at.error(f"unknown step {shown(raw)} (steps has: {', '.join(names) or 'none'})")
     return raw
+
+
+@dataclass
+class Reaches:
+    """Some sample at or before `within` s meets the bound. With after_step,
+    only samples after that step ended count, `within` counts from its end,
+    and so does the time to reach: how fast something follows the step."""
+    within: float = key(_window, required=True)
+    at_least: Optional[Quantity] = key(quantity)
+    at_most: Optional[Quantity] = key(quantity)
+    delta: bool = key(boolean, default=False)
+    after_step: Optional[str] = key(_step_ref)
+
+    def validate(self, at: At, ctx) -> None:
+        _one_bound(self, at)
 
 
 @dataclass

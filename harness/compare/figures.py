@@ -51,8 +51,10 @@ def _check_figures(check, expectation, unit: str) -> List[Figure]:
     n = check.numbers
     if check.kind == "reaches":
         # A run that never reached counts as the window's end: the slowest
-        # outcome, still ranked, instead of a value left out.
-        reached = n.get("reached_at", n.get("within"))
+        # outcome, still ranked, instead of a value left out. After a step,
+        # the time counts from the step's end.
+        reached = n["reached_at"] - n.get("since", 0.0) if "reached_at" in n \
+            else n.get("within")
         return [Figure(f"{check.name}: time to reach", reached, "lower", "s")]
     if check.kind == "converges" and "mean" in n:
         spread = 100.0 * n["stdev"] / abs(n["mean"]) if n["mean"] else None

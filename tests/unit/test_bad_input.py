@@ -821,6 +821,8 @@ CASES: List[Case] = [
              "steps[0]"),
     scenario("stays-after-unknown-step", {"expect[1].stays.after_step": "nope"},
              "expect[1].stays.after_step"),
+    scenario("reaches-after-unknown-step", {"expect[0].reaches.after_step": "nope"},
+             "expect[0].reaches.after_step"),
     scenario("stays-until-before-after",
              {"expect[1].stays.after": "20s", "expect[1].stays.until": "10s"},
              "expect[1].stays.until"),

@@ -53,6 +53,23 @@ def test_reaches_delta():
     assert r.verdict == PASS and r.numbers["reached_at"] == 6
 
 
+def test_reaches_after_a_step_counts_from_its_end():
+    """A value met before the step does not count; the time to reach is the
+    time since the step, and `within` counts from it too."""
+    values = [5, 5, 5, 0, 0, 3, 5, 5]
+    e = exp("reaches", at_least=Quantity(5), within=3.0, after_step="move")
+    times = [0, 1, 2, 3, 4, 5, 6, 7]
+    r = checks.judge(e, Series(times, values), step_times={"move": (3.0, 3.4)})
+    assert r.verdict == PASS and r.numbers["reached_at"] == 5 + 1 and r.numbers["since"] == 3.4
+    assert "2.6 s after the step" in r.summary
+    from harness.compare.figures import _check_figures
+    assert _check_figures(r, e, "")[0].value == pytest.approx(2.6)
+    late = exp("reaches", at_least=Quantity(5), within=2.0, after_step="move")
+    assert checks.judge(late, Series(times, values),
+                        step_times={"move": (3.0, 3.4)}).verdict == FAIL
+    assert "never ran" in checks.judge(e, Series(times, values)).summary
+
+
 def test_reaches_at_most():
     e = exp("reaches", at_most=Quantity(0.1, True), within=40.0)
     values = [64 * MiB - v for v in ramp(4, 64)]
