@@ -168,6 +168,13 @@ def json_summary(results: Sequence[ScenarioResult], path: Path) -> Path:
     return Path(path)
 
 
+def kcidb_json(results: Sequence[ScenarioResult], path: Path) -> Path:
+    from harness import kcidb
+    doc = kcidb.Document()
+    kcidb.add_scenarios(doc, results)
+    return doc.write(path)
+
+
 # -------------------------------------------------------------------- JUnit
 
 def junit_xml(results: Sequence[ScenarioResult], path: Path,
@@ -273,6 +280,7 @@ def write_reports(results: Sequence[ScenarioResult], out_dir: Path) -> Dict[str,
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"junit": junit_xml(results, out_dir / "junit.xml"),
              "json": json_summary(results, out_dir / "summary.json")}
+    paths["kcidb"] = kcidb_json(results, out_dir / "kcidb.json")
     for r in results:
         png = Path(r.run_dir) / f"{r.name}.png" if r.run_dir else plot(
             r, out_dir / f"{r.name}.png")

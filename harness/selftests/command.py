@@ -56,7 +56,7 @@ def said(results: Sequence[TestResult], run_dir: Path, label: str) -> int:
     paths = sresults.report_paths(run_dir)
     print(sresults.mail_block(results), end="")
     print(sresults.summary_line(label, results))
-    print(f"reports: {paths['junit']} {paths['json']} {paths['mail']}", file=sys.stderr)
+    print(f"reports: {paths['junit']} {paths['json']} {paths['mail']} {paths['kcidb']}", file=sys.stderr)
     if any(r.status == Status.CRASH for r in results):
         return 4
     return sresults.exit_status(results)

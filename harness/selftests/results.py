@@ -88,7 +88,7 @@ def mail_block(results: Sequence[TestResult]) -> str:
 
 def report_paths(out: Path) -> Dict[str, Path]:
     return {"json": out / "results.json", "junit": out / "junit.xml",
-            "mail": out / "mail.txt"}
+            "mail": out / "mail.txt", "kcidb": out / "kcidb.json"}
 
 
 def write_reports(results: Sequence[TestResult], out: Path, label: str,
@@ -100,6 +100,10 @@ def write_reports(results: Sequence[TestResult], out: Path, label: str,
     paths["json"].write_text(json.dumps(data, indent=2) + "\n")
     paths["junit"].write_text(junit_xml(results, label))
     paths["mail"].write_text(mail_block(results))
+    from harness import kcidb
+    doc = kcidb.Document()
+    kcidb.add_selftests(doc, results, extra.get("kernel"), str(out))
+    doc.write(paths["kcidb"])
     return paths
 
 
