@@ -53,6 +53,7 @@ def harness(*args, out: Path) -> dict:
     print(proc.stdout)
     results = json.loads((out / "results.json").read_text())
     results["exit_status"] = proc.returncode
+    results["out"] = out
     return results
 
 
@@ -99,6 +100,13 @@ def test_kunit_suite(untimed_run, suite):
     bad = {name: f"{t['status']} {t['reason']}" for name, t in cases.items()
            if t["status"] != "PASS"}
     assert bad == {}
+
+
+def test_the_runs_kcidb_file_validates_with_kcidb_io(untimed_run):
+    from kcidb_io.schema import V4_5
+    doc = json.loads((untimed_run["out"] / "kcidb.json").read_text())
+    V4_5.validate(doc)
+    assert len(doc["tests"]) == len(untimed_run["tests"]) and len(doc["builds"]) == 1
 
 
 def test_every_test_of_the_tree_has_an_expectation(untimed_run):

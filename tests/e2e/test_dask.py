@@ -136,6 +136,8 @@ def test_a_dask_matrix_matches_a_serial_one_and_a_killed_worker_loses_nothing(tm
     assert "2 workers with 2 VM slots" in dask_out
     summary = {side: json.loads((tmp_path / side / "summary.json").read_text())["runner"]
                for side in ("serial", "dask")}
+    from kcidb_io.schema import V4_5
+    V4_5.validate(json.loads((tmp_path / "serial" / "kcidb.json").read_text()))
     assert summary["serial"].startswith("local: 1 job(s) at once")
     assert summary["dask"].startswith(f"dask {cluster.address}: 2 workers")
 
