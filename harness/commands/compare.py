@@ -21,7 +21,8 @@ def register(subparsers) -> None:
                     "IMPROVEMENT, NO CHANGE or NOT ENOUGH DATA. Exit status: 0 no "
                     "regression, 1 a regression, 2 bad input.")
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                        help=f"scenario files or built-in names (default: "
+                        help=f"scenario files or built-in names, or reproductions (every "
+                             f"condition of one is a scenario here) (default: "
                              f"{' '.join(CORE_SCENARIOS)})")
     parser.add_argument("--patches", metavar="DIR|MBOX", action="append", default=[],
                         help="the patched kernel's series, on top of the base's")
@@ -118,21 +119,44 @@ def report_only(args) -> int:
     return 1 if outcome.call == "REGRESSION" else 0
 
 
+def comparable(names) -> list:
+    """The scenarios to compare: a scenario is itself; a reproduction (a
+    shipped name, or a file with conditions or extends:) is every condition
+    of it, each a scenario with its own name."""
+    from harness import reproduce
+    from harness.commands.run import scenario_paths
+    from harness.scenario import load_scenario
+    shipped = reproduce.available()
+    scenarios = []
+    for name, path in zip(names, scenario_paths(names)):
+        if name in shipped or _is_reproduction(Path(path)):
+            experiment = reproduce.load_one(Path(shipped.get(name, path)), check_kernel=False)
+            scenarios += experiment.variants.values()
+        else:
+            scenarios.append(load_scenario(path, check_kernel=False))
+    return scenarios
+
+
+def _is_reproduction(path: Path) -> bool:
+    from harness.yamlfile import load_yaml
+    if not path.is_file():
+        return False
+    raw = load_yaml(path, path.name)
+    return isinstance(raw, dict) and ("conditions" in raw or "extends" in raw)
+
+
 def run(args) -> int:
     if args.report_only:
         return report_only(args)
-    from harness.commands.run import scenario_paths
     from harness.compare import matrix
     from harness.paths import checked_out, run_dir_for
-    from harness.scenario import load_scenario
     specs = side_specs(args)
     own = [flag for flag, value in (("--source", args.patched_source),
                                     ("--config", args.patched_config)) if value]
     matrix.validate_side("patched", specs["patched"], own)
     matrix.validate_side("base", specs["base"])
     test_fragments = _checked_test_inputs(args, specs) if args.selftests else None
-    scenarios = [load_scenario(p, check_kernel=False)
-                 for p in scenario_paths(args.scenarios or CORE_SCENARIOS)]
+    scenarios = comparable(args.scenarios or CORE_SCENARIOS)
     runner = runner_for(args)
     out = run_dir_for(checked_out(args.out),
                       dir_kind(specs, [sc.name for sc in scenarios], args.repeat))

@@ -3,6 +3,8 @@ name that says what was compared."""
 
 import argparse
 
+from harness.paths import REPO_ROOT
+
 from harness.commands import compare
 
 
@@ -28,3 +30,14 @@ def test_the_directory_is_named_by_the_series_and_a_digest_of_every_input():
     assert kind.startswith("compare-wrong-migration-node-series-")
     assert kind != compare.dir_kind(specs, ["migration"], 5)
     assert kind == compare.dir_kind(specs, ["migration"], 4)
+
+
+def test_a_reproduction_is_compared_as_every_one_of_its_conditions():
+    from harness.commands.compare import comparable
+    names = [sc.name for sc in comparable(["collapse", "collapse-vs-hugepage",
+                                           "memcg-moving-window"])]
+    assert names == ["collapse", "collapse-vs-hugepage-never-hugepage",
+                     "collapse-vs-hugepage-madvise-hugepage",
+                     "collapse-vs-hugepage-never-collapse", "memcg-moving-window"]
+    by_file = comparable([str(REPO_ROOT / "tests/reproductions/collapse-vs-hugepage.yaml")])
+    assert len(by_file) == 3 and all(sc.derived for sc in by_file)
