@@ -11,9 +11,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "build", help="build a kernel from source, patches and config fragments",
         description="Build a kernel (cached by its inputs) and print the artefact's path.")
-    parser.add_argument("--source", metavar="PATH|TARBALL",
-                        help="kernel tree (git or plain) or tarball; default: "
-                             "Debian's linux-source-7.3 package")
+    parser.add_argument("--source", metavar="PATH|TARBALL|debian:VERSION",
+                        help="kernel tree (git or plain) or tarball, or debian:VERSION, "
+                             "Debian's linux-source-VERSION package (6.1, 6.12, 7.2, 7.3); "
+                             "default: debian:7.3")
     parser.add_argument("--patches", metavar="DIR|MBOX", action="append", default=[],
                         help="patch series: a directory (series file or *.patch) or an "
                              "mbox; may be repeated")

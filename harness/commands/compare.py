@@ -28,11 +28,12 @@ def register(subparsers) -> None:
                         help="the patched kernel's series, on top of the base's")
     parser.add_argument("--base-patches", metavar="DIR|MBOX", action="append", default=[],
                         help="patches both kernels have (default: none)")
-    parser.add_argument("--source", metavar="PATH|TARBALL",
-                        help="kernel tree for both (default: Debian's linux-source-7.3)")
+    parser.add_argument("--source", metavar="PATH|TARBALL|debian:VERSION",
+                        help="kernel tree for both (default: debian:7.3, Debian's "
+                             "linux-source-7.3)")
     parser.add_argument("--config", metavar="FRAGMENT", action="append", default=None,
                         help="config fragments for both; +NAME adds to the defaults")
-    parser.add_argument("--patched-source", metavar="PATH|TARBALL",
+    parser.add_argument("--patched-source", metavar="PATH|TARBALL|debian:VERSION",
                         help="the patched kernel's tree, when it is another (default: --source)")
     parser.add_argument("--patched-config", metavar="FRAGMENT", action="append", default=None,
                         help="the patched kernel's fragments, when they differ; +NAME adds to "

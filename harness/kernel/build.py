@@ -113,6 +113,7 @@ class Builder:
         self.patches = kpatches.load_all(request.patches)
         self.fragment_paths = [kconfig.resolve_fragment(f) for f in request.fragments]
         self.requested = kconfig.merge(self.fragment_paths)
+        self.left_out: List[str] = []      # options marked "if in tree" the tree lacks
         self.src = ksource.resolve(request.source)
         self.slot = cache_dir("work", self.src.slot)
         self.kernels = cache_dir("kernels")
@@ -222,9 +223,13 @@ class Builder:
         """The config, generated in a scratch tree; every requested option holds."""
         fragments = self.all_fragments(work)
         self.say("configuring: allnoconfig + " + " ".join(p.name for p in fragments))
-        requested = kconfig.merge(fragments)
+        if_in_tree: set = set()
+        requested = kconfig.merge(fragments, if_in_tree)
         generated = kconfig.generate(work, self.slot / "cfg", requested, make_args())
-        kconfig.verify(work, requested, generated)
+        self.left_out = kconfig.verify(work, requested, generated, if_in_tree)
+        if self.left_out:
+            self.say(f"left out, as this tree has no such option ({kconfig.IN_TREE_MARK!r} "
+                     f"in their fragment): {' '.join(self.left_out)}")
         return generated
 
     def configure(self, work: Path) -> Path:
@@ -272,6 +277,7 @@ class Builder:
                        "origin": self.src.origin, "version": version},
             "release": release,
             "patches": [p.describe() for p in self.patches],
+            "left_out_options": self.left_out,
             "fragments": [{"path": str(p), "sha256": _file_sha(p)}
                           for p in self.all_fragments(work)],
             "compiler": compiler_version(),
@@ -286,7 +292,9 @@ class Builder:
     def reproducer(self) -> str:
         argv = ["damon-harness", "build"]
         if self.req.source:
-            argv += ["--source", str(Path(self.req.source).expanduser().resolve())]
+            named = ksource.debian_package(self.req.source) is not None
+            argv += ["--source", self.req.source if named
+                     else str(Path(self.req.source).expanduser().resolve())]
         for spec in self.req.patches:
             argv += ["--patches", str(Path(spec).expanduser().resolve())]
         for frag in self.req.fragments:

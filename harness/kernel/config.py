@@ -22,6 +22,10 @@ DEFAULT_FRAGMENTS = ("base.config", "guest.config", "damon.config")
 ARCH = "x86_64"
 
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+# A fragment line ending in this asks for the option only where the tree has
+# it (an option that arrived or was renamed after the oldest tree we build);
+# a tree without it builds without it, and the build says so.
+IN_TREE_MARK = "# if in tree"
 _UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
 
 
@@ -37,12 +41,19 @@ def resolve_fragment(name: str) -> Path:
     raise InputError("--config", f"no such fragment: {name} (known: {known})")
 
 
-def parse(text: str, where: str = "", strict: bool = True) -> Dict[str, str]:
-    """Options of a fragment or .config; "# CONFIG_X is not set" means n."""
+def parse(text: str, where: str = "", strict: bool = True,
+          if_in_tree: Optional[set] = None) -> Dict[str, str]:
+    """Options of a fragment or .config; "# CONFIG_X is not set" means n.
+    The names of options marked IN_TREE_MARK are added to if_in_tree, and
+    those set without it taken out of it."""
     options: Dict[str, str] = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
+        marked = line.endswith(IN_TREE_MARK) and not line.startswith("#")
+        line = line[:-len(IN_TREE_MARK)].rstrip() if marked else line
         match = _SET.match(line) or _UNSET.match(line)
+        if match and if_in_tree is not None:
+            (if_in_tree.add if marked else if_in_tree.discard)(match.group(1))
         if match:
             options[match.group(1)] = match.group(2) if _SET.match(line) else "n"
         elif strict and line and not line.startswith("#"):
@@ -59,11 +70,12 @@ def option_set(config: Path, name: str) -> bool:
     return read_config(config).get(name, "n") in ("y", "m")
 
 
-def merge(fragments: Iterable[Path]) -> Dict[str, str]:
-    """Options of all fragments in order; a later fragment overrides."""
+def merge(fragments: Iterable[Path], if_in_tree: Optional[set] = None) -> Dict[str, str]:
+    """Options of all fragments in order; a later fragment overrides (its
+    IN_TREE_MARK too, collected in if_in_tree)."""
     merged: Dict[str, str] = {}
     for path in fragments:
-        merged.update(parse(read_text_input(path, "--config"), where=str(path)))
+        merged.update(parse(read_text_input(path, "--config"), str(path), True, if_in_tree))
     return merged
 
 
@@ -120,15 +132,23 @@ def generate(src: Path, objdir: Path, requested: Dict[str, str],
     return objdir / ".config"
 
 
-def verify(src: Path, requested: Dict[str, str], config: Path) -> None:
-    """Raise InputError naming each requested option that did not hold."""
+def verify(src: Path, requested: Dict[str, str], config: Path,
+           if_in_tree: Iterable[str] = ()) -> List[str]:
+    """Raise InputError naming each requested option that did not hold;
+    the options marked IN_TREE_MARK that the tree does not have are left
+    out instead, and returned."""
     actual = parse(config.read_text(), strict=False)
     bad = mismatches(requested, actual)
     if not bad:
-        return
+        return []
     index = kconfig_index(src)
-    parts = [explain(name, want, got, index, actual) for name, want, got in bad]
-    raise InputError("--config", f"{len(bad)} option(s) did not hold: " + "; ".join(parts))
+    left_out = [name for name, _, _ in bad
+                if name in if_in_tree and name[len("CONFIG_"):] not in index]
+    bad = [b for b in bad if b[0] not in left_out]
+    if bad:
+        parts = [explain(name, want, got, index, actual) for name, want, got in bad]
+        raise InputError("--config", f"{len(bad)} option(s) did not hold: " + "; ".join(parts))
+    return left_out
 
 
 def explain(name: str, want: str, got: str, index: Dict[str, List[str]],

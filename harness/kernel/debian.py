@@ -14,7 +14,8 @@ from harness.paths import cache_dir
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 MIRROR = "http://deb.debian.org/debian"
-SUITES = ("sid", "trixie-backports")
+SUITES = ((MIRROR, "sid"), (MIRROR, "trixie-backports"), (MIRROR, "bookworm"),
+          ("http://security.debian.org/debian-security", "bookworm-security"))
 LISTS_MAX_AGE_S = 6 * 3600
 
 
@@ -37,12 +38,18 @@ def _options() -> List[str]:
     ]
 
 
-def _write_sources() -> None:
+def _write_sources() -> bool:
+    """The private sources file; True when it changed (new suites need lists)."""
     root = _root()
     for sub in ("lists/partial", "cache/archives/partial"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    lines = [f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in SUITES]
-    (root / "sources.list").write_text("".join(lines))
+    text = "".join(f"deb [signed-by={KEYRING}] {mirror} {suite} main\n"
+                   for mirror, suite in SUITES)
+    path = root / "sources.list"
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
 
 
 def _apt(tool: str, *args: str, cwd: Path = None) -> str:
@@ -56,10 +63,10 @@ def _apt(tool: str, *args: str, cwd: Path = None) -> str:
 
 def update(force: bool = False) -> None:
     """Refresh the private package lists when older than a few hours."""
-    _write_sources()
+    changed = _write_sources()
     stamp = _root() / "lists" / ".updated"
     fresh = stamp.exists() and time.time() - stamp.stat().st_mtime < LISTS_MAX_AGE_S
-    if fresh and not force:
+    if fresh and not force and not changed:
         return
     _apt("apt-get", "-q", "update")
     stamp.touch()

@@ -27,6 +27,11 @@ from harness.kernel import debian
 from harness.paths import cache_dir
 
 DEFAULT_PACKAGE = "linux-source-7.3"
+# --source debian:VERSION: the linux-source packages Debian's archive has
+# (checked 2026-12-04): 6.1 (bookworm) and 6.12 (bookworm-security) LTS,
+# 7.2 (sid), 7.3 (trixie-backports).
+DEBIAN_TREES = {v: f"linux-source-{v}" for v in ("6.1", "6.12", "7.2", "7.3")}
+DEBIAN_PREFIX = "debian:"
 # Files whose presence makes `make O=...` refuse a source tree.
 _IN_TREE_OUTPUT = ("/.config", "/.config.old", "/include/config/", "/include/generated/",
                    "/arch/*/include/generated/", "/Module.symvers", "/vmlinux*")
@@ -47,8 +52,9 @@ class Source:
 
 def resolve(spec: Optional[str]) -> Source:
     """Turn --source (None = Debian's default package) into a Source."""
-    if spec is None:
-        return debian_source(DEFAULT_PACKAGE)
+    package = debian_package(spec)
+    if package is not None:
+        return debian_source(package)
     path = check_source(spec)
     if path.is_file():
         return tarball_source(path)
@@ -57,9 +63,26 @@ def resolve(spec: Optional[str]) -> Source:
     return dir_source(path)
 
 
-def check_source(spec: str) -> Path:
+def debian_package(spec: Optional[str]) -> Optional[str]:
+    """The Debian package a --source names (None: the default; debian:6.1),
+    or None when it names a path; InputError for a version Debian lacks."""
+    if spec is None:
+        return DEFAULT_PACKAGE
+    if not spec.startswith(DEBIAN_PREFIX):
+        return None
+    version = spec[len(DEBIAN_PREFIX):]
+    if version not in DEBIAN_TREES:
+        raise InputError("--source", f"Debian has no linux-source for {spec} "
+                                     f"(known: {', '.join(DEBIAN_PREFIX + v for v in DEBIAN_TREES)})")
+    return DEBIAN_TREES[version]
+
+
+def check_source(spec: str) -> Optional[Path]:
     """The resolved path of a --source that is a kernel tree or a tarball of
-    one; InputError otherwise. Unpacks nothing and writes nothing."""
+    one, None for a Debian package (debian:VERSION); InputError otherwise.
+    Unpacks nothing and writes nothing."""
+    if debian_package(spec) is not None:
+        return None
     path = Path(spec).expanduser()
     if not path.exists():
         raise InputError("--source", f"no such file or directory: {spec}")
@@ -215,10 +238,11 @@ def local_tree(spec: Optional[str]) -> Optional[Path]:
     """The tree of a --source that is already on disk, unpacked: a
     directory, or the cached unpack of Debian's package. None when finding
     it would mean fetching or unpacking something."""
-    if spec is not None:
-        path = Path(spec).expanduser()
-        return path if path.is_dir() else None
-    return cached_debian_tree()
+    package = debian_package(spec)
+    if package is not None:
+        return cached_debian_tree(package)
+    path = Path(spec).expanduser()
+    return path if path.is_dir() else None
 
 
 def cached_debian_tree(package: str = DEFAULT_PACKAGE) -> Optional[Path]:

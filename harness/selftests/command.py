@@ -18,8 +18,9 @@ def add_kernel_arguments(parser) -> None:
                         help="run on this kernel image; the tests still come from "
                              "--source/--patches, which must be the kernel's")
     parser.add_argument("--modules", metavar="DIR", help="the --kernel's modules tree")
-    parser.add_argument("--source", metavar="PATH|TARBALL",
-                        help="kernel tree or tarball (default: Debian's linux-source-7.3)")
+    parser.add_argument("--source", metavar="PATH|TARBALL|debian:VERSION",
+                        help="kernel tree or tarball, or Debian's linux-source-VERSION "
+                             "(6.1, 6.12, 7.2, 7.3; default: debian:7.3)")
     parser.add_argument("--patches", metavar="DIR|MBOX", action="append", default=[],
                         help="patch series for kernel and tests; may be repeated")
     parser.add_argument("--config", metavar="FRAGMENT", action="append", default=None,

@@ -572,6 +572,8 @@ CASES: List[Case] = [
           {"latin1.config": b"# \xe9t\xe9\nCONFIG_DAMON=y\n"}, ["latin1.config"]),
     build("build-source-missing", ["--source", "/nonexistent"], {},
           ["--source", "/nonexistent"]),
+    build("build-source-unknown-debian-version", ["--source", "debian:5.10"], {},
+          ["--source", "debian:5.10", "debian:6.1"]),
     build("build-source-empty-tree", ["--source", "{d}/emptytree"],
           {"emptytree": empty_tree}, ["--source", "emptytree"]),
     Case("build-source-tarball-without-kernel",

@@ -89,6 +89,30 @@ def test_verify_raises_one_line_listing_each_option(tmp_path):
     kc.verify(src, {"CONFIG_SYSFS": "y"}, cfg)
 
 
+def test_an_option_marked_if_in_tree_is_left_out_only_where_the_tree_lacks_it(tmp_path):
+    frag = write(tmp_path / "a.config", "CONFIG_SYSFS=y\n"
+                 "CONFIG_DAMON_HUGEPAGE=y  # if in tree\n"
+                 "CONFIG_DAMON_SYSFS=y # if in tree\n")
+    marked: set = set()
+    requested = kc.merge([frag], marked)
+    assert requested["CONFIG_DAMON_HUGEPAGE"] == "y" and "#" not in str(requested)
+    assert marked == {"CONFIG_DAMON_HUGEPAGE", "CONFIG_DAMON_SYSFS"}
+    src = fake_tree(tmp_path / "src")
+    cfg = write(tmp_path / ".config", "CONFIG_SYSFS=y\nCONFIG_DAMON=y\nCONFIG_DAMON_SYSFS=y\n")
+    assert kc.verify(src, requested, cfg, marked) == ["CONFIG_DAMON_HUGEPAGE"]
+    # The tree has DAMON_SYSFS: marked or not, an unmet dependency stops the build.
+    off = write(tmp_path / "off.config", "CONFIG_SYSFS=y\n")
+    with pytest.raises(InputError, match="1 option.*CONFIG_DAMON_SYSFS=y .*unmet dependency"):
+        kc.verify(src, requested, off, marked)
+    # A later fragment that asks for it without the mark makes it required.
+    later = write(tmp_path / "b.config", "CONFIG_DAMON_HUGEPAGE=y\n")
+    marked = set()
+    requested = kc.merge([frag, later], marked)
+    assert "CONFIG_DAMON_HUGEPAGE" not in marked
+    with pytest.raises(InputError, match="no such option in this kernel"):
+        kc.verify(src, requested, cfg, marked)
+
+
 def test_failing_terms():
     actual = {"CONFIG_A": "y", "CONFIG_B": "m"}
     assert kc.failing_terms("A && B", actual) == []

@@ -123,3 +123,24 @@ def test_debian_source_falls_back_to_cached_unpack_when_offline(tmp_path, monkey
     (slot / "identity").write_text(identity + "\n")
     src = ks.debian_source("linux-source-7.3")
     assert src.identity == identity and src.tree == slot / "tree"
+
+
+def test_debian_version_names_its_package_and_an_unknown_one_is_refused(tmp_path):
+    assert ks.debian_package(None) == "linux-source-7.3"
+    assert ks.debian_package("debian:6.1") == "linux-source-6.1"
+    assert ks.debian_package("debian:6.12") == "linux-source-6.12"
+    assert ks.debian_package(str(tmp_path)) is None
+    with pytest.raises(InputError, match=r"--source: Debian has no linux-source for debian:5\.10 "
+                                         r"\(known: debian:6\.1, debian:6\.12, debian:7\.2"):
+        ks.check_source("debian:5.10")
+    assert ks.check_source("debian:6.1") is None        # fetched by the build, not here
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_cached_debian_version_is_its_local_tree(tmp_path):
+    from harness.paths import cache_dir
+    slot = cache_dir("sources") / "x"
+    kernel_tree(slot / "tree")
+    (slot / "identity").write_text("debian:linux-source-6.1=6.1.192-1\n")
+    assert ks.local_tree("debian:6.1") == slot / "tree"
+    assert ks.local_tree("debian:6.12") is None
