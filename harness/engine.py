@@ -58,6 +58,16 @@ class Run:
         return result.stdout
 
     # -- guest setup ---------------------------------------------------------
+    def skip_lacking_features(self) -> None:
+        """A kernel known only by its image is asked, right after boot,
+        whether it has the sysfs features the scenario uses: SKIP if not."""
+        from harness.kernel.needs import probe_lacks, probe_script
+        if not self.sc.damon.kdamonds:
+            return
+        gone = probe_lacks(self.sh(probe_script(self.sc), "probing DAMON's sysfs features"))
+        if gone:
+            raise RunEnded(Verdict.SKIP, "; ".join(gone))
+
     def setup_guest(self) -> None:
         self.sh(damon_sysfs.disable_others_script(), "disabling DAMON_STAT/RECLAIM/LRU_SORT")
         out = self.sh(guest_setup.guest_setup_script(self.sc), "guest setup")
@@ -234,6 +244,7 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
             with progress():
                 kernel = kernel_for(sc.kernel)
         _refuse_unfit(sc, kernel)
+        _skip_lacking_features(sc, kernel)
         with boot(sc.topology, kernel=kernel, run_dir=run_dir, accel=accel,
                   extra_cmdline=sc.guest.cmdline) as vm:
             run = Run(vm, sc, binary)
@@ -264,9 +275,20 @@ def _refuse_unfit(sc: Scenario, kernel) -> None:
                                       f"needs: {', '.join(gone)}")
 
 
+def _skip_lacking_features(sc: Scenario, kernel) -> None:
+    """No boot for a kernel whose source tree lacks a sysfs feature the
+    scenario uses (an action, a filter type, a goal metric): SKIP, naming it."""
+    from harness.kernel.needs import kernel_tree, tree_lacks
+    tree = kernel_tree(kernel) if kernel is not None else None
+    gone = tree_lacks(sc, tree) if tree is not None else []
+    if gone:
+        raise RunEnded(Verdict.SKIP, "not booted: " + "; ".join(gone))
+
+
 def _drive(run: Run) -> None:
     t = time.monotonic()
     run.setup_guest()
+    run.skip_lacking_features()
     run.start_workloads()
     run.start_damon()
     run.timings["setup"] = time.monotonic() - t
@@ -337,7 +359,7 @@ def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
 
 # A FLAKY run passed in the end: the summary and every report call it FLAKY,
 # and the exit status leaves it to the caller's own policy (as selftests do).
-OK = (Verdict.PASS, Verdict.FLAKY)
+OK = (Verdict.PASS, Verdict.FLAKY, Verdict.SKIP)
 
 
 def exit_code(results: Sequence[report.ScenarioResult]) -> int:

@@ -22,7 +22,7 @@ ARCH = "x86_64"
 # did not complete), MISS (the harness did not run it), PASS, SKIP. FLAKY
 # passed only on a second try: a FAIL here too, with the verdict in misc.
 SCENARIO_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "FLAKY": "FAIL", "CRASH": "FAIL",
-                   "HANG": "FAIL", "BOOT_FAIL": "FAIL", "ERROR": "ERROR"}
+                   "HANG": "FAIL", "BOOT_FAIL": "FAIL", "ERROR": "ERROR", "SKIP": "SKIP"}
 SELFTEST_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "FLAKY": "FAIL", "CRASH": "FAIL",
                    "TIMEOUT": "FAIL", "SKIP": "SKIP", "NOT RUN": "MISS"}
 UNKNOWN_KERNEL = {"origin": {"kind": "unknown"}, "release": ""}

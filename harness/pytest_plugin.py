@@ -139,6 +139,8 @@ class ScenarioItem(pytest.Item):
             # its own artefacts and its line in the captured output.
             if self.result.verdict != Verdict.FAIL:
                 break
+        if self.result.verdict == Verdict.SKIP:
+            pytest.skip(f"{self.name}: {self.result.message}")
         if self.result.verdict != Verdict.PASS:
             raise ScenarioFailed(self.result)
         if len(attempts) > 1:       # not a PASS: the terminal and JUnit say FLAKY

@@ -199,6 +199,8 @@ def _junit_case(r: ScenarioResult):
         case.stdout = out
     if r.verdict == Verdict.FLAKY:
         case.status = str(r.verdict)    # passed, but only on a retry: not a PASS
+    elif r.verdict == Verdict.SKIP:
+        case.add_skipped_info(message=r.message)
     elif r.verdict == Verdict.FAIL:
         case.add_failure_info(message=_deciding(r), output=out)
     elif r.verdict != Verdict.PASS:

@@ -14,6 +14,7 @@ class Verdict(str, Enum):
     HANG = "HANG"
     BOOT_FAIL = "BOOT_FAIL"
     FLAKY = "FLAKY"         # FAILed, then PASSed on a retry (run --retries): not a PASS
+    SKIP = "SKIP"           # the kernel lacks a feature the scenario needs: not judged
 
     def __str__(self) -> str:
         return self.value

@@ -7,7 +7,7 @@ Each table below is the one place that says what a part of a scenario needs.
 """
 
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from harness.errors import InputError
 from harness.kernel.artifact import Kernel
@@ -76,3 +76,89 @@ def check_kernel(scenarios, kernel: Kernel, flag: str = "--kernel") -> None:
             where = Path(sc.path).name if sc.path else sc.name
             raise InputError(flag, f"the kernel lacks what {where} needs: {', '.join(gone)} "
                                    f"(kernel: {kernel.image})")
+
+
+# --- features of DAMON's sysfs interface ------------------------------------------
+# What a scenario's setup writes that a kernel may not have: (kind, name).
+# A tree has a feature when its mm/damon/sysfs*.c names it in quotes; a
+# booted guest, when the probe's write of it into a scratch kdamond is taken.
+FEATURE_WORDS = {"operations": "DAMON operations", "action": "DAMOS action",
+                 "filters": "DAMOS filter directory", "filter": "DAMOS filter type",
+                 "goal": "DAMOS quota goal metric"}
+
+
+def features(sc) -> List[Tuple[str, str]]:
+    """The sysfs features `sc`'s kdamonds use, each once, in setup order."""
+    found = []
+    for kd in sc.damon.kdamonds:
+        for ctx in kd.contexts:
+            found.append(("operations", ctx.operations))
+            for scheme in ctx.schemes:
+                found.append(("action", scheme.action))
+                for f in scheme.filters:
+                    found += [("filters", f"{f.layer}_filters"), ("filter", f.type)]
+                found += [("goal", goal.metric) for goal in scheme.quotas.goals]
+    return list(dict.fromkeys(found))
+
+
+def lacks_line(kind: str, name: str) -> str:
+    return f"kernel lacks {FEATURE_WORDS[kind]} {name}"
+
+
+def tree_lacks(sc, tree: Path) -> List[str]:
+    """The features of `sc` the tree's DAMON sysfs source never names."""
+    text = "".join(p.read_text(errors="replace")
+                   for p in sorted((tree / "mm" / "damon").glob("sysfs*.c")))
+    return [lacks_line(kind, name) for kind, name in features(sc) if f'"{name}"' not in text]
+
+
+def kernel_tree(kernel: Kernel) -> Optional[Path]:
+    """The source tree a harness-built kernel came from, when it is on disk."""
+    from harness.paths import cache_root
+    source = (kernel.origin or {}).get("source") or {}
+    identity = source.get("identity")
+    if not identity:
+        return None
+    for stamp in (cache_root() / "sources").glob("*/identity"):
+        if stamp.read_text().strip() == identity and (stamp.parent / "tree").is_dir():
+            return stamp.parent / "tree"
+    where = Path(source.get("origin") or "")
+    return where if source.get("kind") in ("dir", "git") and where.is_dir() else None
+
+
+PROBE_KDAMONDS = "/sys/kernel/mm/damon/admin/kdamonds"
+
+
+def probe_script(sc) -> str:
+    """A guest command printing `lacks KIND NAME` for each feature of `sc`
+    the running kernel refuses, tried on a scratch kdamond it then removes."""
+    k = PROBE_KDAMONDS
+    s = f"{k}/0/contexts/0/schemes/0"
+    lines = [f"echo 1 > {k}/nr_kdamonds && echo 1 > {k}/0/contexts/nr_contexts && "
+             f"echo 1 > {k}/0/contexts/0/schemes/nr_schemes || exit 3"]
+    for kind, name in features(sc):
+        test = {"operations": f"grep -qw {name} {k}/0/contexts/0/avail_operations",
+                "action": f"echo {name} > {s}/action",
+                "filters": f"[ -d {s}/{name} ]",
+                "filter": f"{{ echo 1 > {s}/{_layer_dir(name)}/nr_filters && "
+                          f"echo {name} > {s}/{_layer_dir(name)}/0/type; }}",
+                "goal": f"{{ echo 1 > {s}/quotas/goals/nr_goals && "
+                        f"echo {name} > {s}/quotas/goals/0/target_metric; }}"}[kind]
+        lines.append(f"{test} 2>/dev/null || echo lacks {kind} {name}")
+    lines.append(f"echo 0 > {k}/nr_kdamonds")
+    return "\n".join(lines)
+
+
+def _layer_dir(filter_type: str) -> str:
+    from harness.scenario import CORE_FILTERS
+    return "core_filters" if filter_type in CORE_FILTERS else "ops_filters"
+
+
+def probe_lacks(output: str) -> List[str]:
+    """The probe's `lacks KIND NAME` lines as one-line reasons."""
+    out = []
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "lacks" and words[1] in FEATURE_WORDS:
+            out.append(lacks_line(words[1], words[2]))
+    return out

@@ -30,12 +30,13 @@ class Result:
 class FakeVM(Guest):
     """Answers the engine's commands; hot_thp grows by 8 MiB per sample."""
 
-    def __init__(self, run_dir, fail_on=None):
+    def __init__(self, run_dir, fail_on=None, lacks=""):
         self.run_dir = run_dir
         self.uploads = []
         self.commands = []
         self.samples = 0
         self.fail_on = fail_on
+        self.lacks = lacks          # what the sysfs feature probe prints
 
     def upload(self, local, remote, mode=0o755):
         self.uploads.append((str(local), remote))
@@ -50,6 +51,8 @@ class FakeVM(Guest):
             return Result(0, f"{HOT}\n{COLD}\nready pid=4242\n")
         if command.startswith(f"echo '{SECTION} uptime'"):
             return Result(0, self._sample())
+        if "avail_operations" in command:
+            return Result(0, self.lacks)
         return Result(0, "started\n" if "setsid" in command else "")
 
     def _sample(self):
@@ -91,6 +94,25 @@ def test_run_drives_setup_damon_sampling_and_judging(tmp_path):
     assert (tmp_path / "damon-tree.txt").exists() and (tmp_path / "dmesg.txt").exists()
     first = vm.commands[0]
     assert "damon_stat" in first                     # DAMON_STAT is off before anything
+
+
+def test_a_kernel_without_a_feature_the_scenario_uses_is_a_skip_before_damon_starts(tmp_path):
+    from harness.verdict import RunEnded, Verdict
+    vm = FakeVM(tmp_path, lacks="lacks action collapse\n")
+    with pytest.raises(RunEnded) as ended:
+        engine._drive(engine.Run(vm, fast_collapse(), Path("/bin/true")))
+    assert ended.value.verdict == Verdict.SKIP
+    assert str(ended.value.message) == "kernel lacks DAMOS action collapse"
+    assert not (tmp_path / "damon-writes.txt").exists()       # DAMON never set up
+
+
+def test_the_feature_probe_is_valid_shell_and_tries_each_feature():
+    from harness.kernel import needs
+    sc = load_scenario(SCENARIOS / "memcg-convergence.yaml")
+    script = needs.probe_script(sc)
+    assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0
+    assert needs.features(sc)[:2] == [("operations", "paddr"), ("action", "migrate_hot")]
+    assert "target_metric" in script and script.rstrip().endswith("nr_kdamonds")
 
 
 def test_a_failed_damon_write_is_a_setup_error(tmp_path):

@@ -41,3 +41,51 @@ def test_a_kernel_that_lacks_options_is_refused_naming_them(tmp_path):
         needs.check_kernel([sc], Kernel(image=tmp_path / "bzImage"))
     (tmp_path / "config").unlink()
     needs.check_kernel([sc], Kernel(image=tmp_path / "bzImage"))     # nothing to check
+
+
+# The action names of 6.1's mm/damon/sysfs.c (linux-source-6.1 6.1.192), as
+# the tree check reads them: no collapse, no migrate_hot, no filters.
+SYSFS_6_1 = '''static const char * const damon_sysfs_damos_action_strs[] = {
+\t"willneed",\n\t"cold",\n\t"pageout",\n\t"hugepage",\n\t"nohugepage",
+\t"lru_prio",\n\t"lru_deprio",\n\t"stat",\n};
+static const char * const damon_sysfs_ops_strs[] = {\n\t"vaddr",\n\t"fvaddr",\n\t"paddr",\n};
+'''
+
+
+def tree_6_1(tmp_path):
+    (tmp_path / "mm" / "damon").mkdir(parents=True)
+    (tmp_path / "mm" / "damon" / "sysfs.c").write_text(SYSFS_6_1)
+    return tmp_path
+
+
+def test_a_tree_without_an_action_the_scenario_uses_names_it(tmp_path):
+    tree = tree_6_1(tmp_path)
+    collapse = load_scenario(str(REPO_ROOT / "tests/scenarios/collapse.yaml"), check_kernel=False)
+    assert needs.tree_lacks(collapse, tree) == ["kernel lacks DAMOS action collapse"]
+    hint = load_scenario(str(REPO_ROOT / "tests/scenarios/hint-path.yaml"), check_kernel=False)
+    assert needs.tree_lacks(hint, tree) == []           # hugepage is in 6.1
+    memcg = load_scenario(str(REPO_ROOT / "tests/scenarios/memcg-convergence.yaml"),
+                          check_kernel=False)
+    lacks = needs.tree_lacks(memcg, tree)
+    assert "kernel lacks DAMOS action migrate_hot" in lacks
+    assert any(line.startswith("kernel lacks DAMOS quota goal metric") for line in lacks)
+
+
+def test_a_built_kernel_finds_its_tree_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMON_HARNESS_CACHE", str(tmp_path / "cache"))
+    slot = tmp_path / "cache" / "sources" / "abc"
+    tree_6_1(slot / "tree")
+    (slot / "identity").write_text("debian:linux-source-6.1=6.1.192-3\n")
+    origin = {"kind": "build", "source": {"kind": "debian",
+                                          "identity": "debian:linux-source-6.1=6.1.192-3"}}
+    kernel = Kernel(image=tmp_path / "bzImage", modules_dir=None, release="6.1.192",
+                    origin=origin)
+    assert needs.kernel_tree(kernel) == slot / "tree"
+    other = Kernel(image=tmp_path / "bzImage", modules_dir=None, release="",
+                   origin={"kind": "debian"})
+    assert needs.kernel_tree(other) is None
+
+
+def test_the_probes_lines_become_reasons():
+    assert needs.probe_lacks("lacks action collapse\nnoise\nlacks filter memcg\n") == [
+        "kernel lacks DAMOS action collapse", "kernel lacks DAMOS filter type memcg"]
