@@ -194,13 +194,22 @@ def scheme_dir(setup: DamonSetup, name: str) -> str:
 
 # ------------------------------------------------------------ shell snippets
 
+# Files a kernel may lack (they arrived later), with the value the kernel
+# behaves as if it had when they are absent: writing that value is skipped
+# where the file is not there, so an older kernel runs a scenario that
+# leaves them at that value (apply_interval_us arrived in 6.7).
+ABSENT_MEANS = {"apply_interval_us": "0"}
+
+
 def script(items: List[Write]) -> str:
     """A POSIX shell script doing the writes in order; stops at the first
     failure and names it on stderr."""
     lines = ["set -u"]
     for path, value in items:
         p, v = shlex.quote(path), shlex.quote(value)
-        lines.append(f"printf '%s\\n' {v} > {p} || "
+        only_if_there = ABSENT_MEANS.get(path.rsplit("/", 1)[-1]) == value
+        lines.append(("[ ! -e " + p + " ] || " if only_if_there else "")
+                     + f"printf '%s\\n' {v} > {p} || "
                      f"{{ echo \"damon write failed: {_sh_safe(path)} = {_sh_safe(value)}\" >&2; "
                      f"exit 1; }}")
     return "\n".join(lines) + "\n"

@@ -144,6 +144,21 @@ def test_script_writes_in_order_and_stops_at_failure(tmp_path):
     assert "damon write failed" in proc.stderr and "/no/b" in proc.stderr
 
 
+def test_a_file_an_older_kernel_lacks_is_written_only_when_it_must_be(tmp_path):
+    """apply_interval_us left at 0 is not written where the file is absent
+    (6.1); any other value is written whatever (in sysfs, a missing file
+    then fails the write; here the write creates it)."""
+    for tree in ("old", "new", "other"):
+        (tmp_path / tree).mkdir()
+    (tmp_path / "new" / "apply_interval_us").write_text("")
+    for tree, value in (("old", "0"), ("new", "0"), ("other", "5000")):
+        text = ds.script([(str(tmp_path / tree / "apply_interval_us"), value)])
+        assert subprocess.run(["sh", "-c", text]).returncode == 0
+    assert not (tmp_path / "old" / "apply_interval_us").exists()
+    assert (tmp_path / "new" / "apply_interval_us").read_text() == "0\n"
+    assert (tmp_path / "other" / "apply_interval_us").read_text() == "5000\n"
+
+
 def test_disable_others_script_is_valid_shell():
     script = ds.disable_others_script()
     assert "damon_stat" in script and "enabled" in script
