@@ -265,14 +265,15 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
 
 
 def _refuse_unfit(sc: Scenario, kernel) -> None:
-    """No boot for a kernel whose config lacks what the scenario needs."""
+    """No boot for a kernel whose config lacks what the scenario needs: SKIP
+    (a --kernel given for the whole suite is refused earlier, as bad input)."""
     from harness.kernel.needs import lacking
     if kernel is None:
         return      # Debian's default kernel: the VM layer fetches it
     gone = lacking(sc, kernel)
     if gone:
-        raise RunEnded(Verdict.ERROR, f"not booted: the kernel lacks what the scenario "
-                                      f"needs: {', '.join(gone)}")
+        raise RunEnded(Verdict.SKIP, f"not booted: the kernel lacks what the scenario "
+                                     f"needs: {', '.join(gone)}")
 
 
 def _skip_lacking_features(sc: Scenario, kernel) -> None:
@@ -338,23 +339,38 @@ def load_suite(paths: Sequence[str], kernel=None) -> List[Scenario]:
 
 def run_suite(paths: Sequence[str], out_dir: Optional[Path] = None, kernel=None,
               accel: str = "auto", echo=print, repeat: int = 1,
-              runner=None, scenarios=None, retries: int = 0) -> List[report.ScenarioResult]:
+              runner=None, scenarios=None, retries: int = 0,
+              kernels: Optional[Sequence[tuple]] = None) -> List[report.ScenarioResult]:
     """Run each scenario `repeat` times on `runner` (default: one after
     another here), a FAIL up to `retries` times more, and write the reports.
-    `scenarios`: already loaded."""
+    `scenarios`: already loaded. `kernels`: [(label, Kernel or None)], a
+    matrix of every scenario on each kernel, instead of `kernel`."""
     from harness.runner import LocalRunner, interleaved, with_retries
     scenarios = scenarios or load_suite(paths, kernel)
     out_dir = Path(out_dir) if out_dir else None
     runner = runner or LocalRunner(accel)
-    tasks = interleaved([(i, sc, kernel, "") for i, sc in enumerate(scenarios)], repeat,
-                        lambda i, _: new_run_dir(f"scenario-{scenarios[i].name}"))
+    kernels = kernels or [("", kernel)]
+    cells = [((label, i), sc, k, label) for label, k in kernels for i, sc in enumerate(scenarios)]
+    tasks = interleaved(cells, repeat, lambda key, _: new_run_dir(
+        f"scenario-{scenarios[key[1]].name}" + (f"-{_dir_safe(key[0])}" if key[0] else "")))
     by_cell = with_retries(runner, tasks, retries, echo=echo)
-    results = [r for i in range(len(scenarios)) for r in by_cell.get(i, [])]
+    results = []
+    for label, _ in kernels:
+        for i in range(len(scenarios)):
+            for r in by_cell.get((label, i), []):
+                r.kernel_label = label
+                results.append(r)
     out_dir = out_dir or new_run_dir("suite")
     report.write_reports(results, out_dir)
     echo(report.summary_table(results))
+    if len(kernels) > 1:
+        echo(report.matrix_table(results))
     echo(f"reports: {out_dir}")
     return results
+
+
+def _dir_safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in label)
 
 
 # A FLAKY run passed in the end: the summary and every report call it FLAKY,

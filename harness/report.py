@@ -32,6 +32,7 @@ class ScenarioResult:
     path: str = ""                  # the scenario file
     guest_state: Dict[str, str] = field(default_factory=dict)  # e.g. numa_balancing before/after
     attempts: List[dict] = field(default_factory=list)  # earlier attempts (run --retries)
+    kernel_label: str = ""          # run --kernels: which of the kernels it ran on
 
 
 def with_attempts(final: "ScenarioResult", earlier: Sequence["ScenarioResult"]) -> "ScenarioResult":
@@ -95,6 +96,29 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
+def matrix(results: Sequence[ScenarioResult]) -> Dict[str, Dict[str, List[str]]]:
+    """{scenario: {kernel: [verdict of each run]}}."""
+    out: Dict[str, Dict[str, List[str]]] = {}
+    for r in results:
+        out.setdefault(r.name, {}).setdefault(r.kernel_label, []).append(str(r.verdict))
+    return out
+
+
+def matrix_table(results: Sequence[ScenarioResult]) -> str:
+    """Scenario x kernel, each cell its runs' verdicts; then why each SKIP
+    and each run that did not pass."""
+    cells = matrix(results)
+    kernels = list(dict.fromkeys(r.kernel_label for r in results))
+    width = max(12, *(len(k) + 2 for k in kernels))
+    lines = [f"{'scenario':<30}" + "".join(f"{k:<{width}}" for k in kernels)]
+    for name, row in cells.items():
+        lines.append(f"{name[:29]:<30}" + "".join(
+            f"{'/'.join(dict.fromkeys(row.get(k, ['-']))):<{width}}" for k in kernels))
+    why = [f"  {r.name} on {r.kernel_label}: {r.verdict}: {_deciding(r)}" for r in results
+           if r.verdict != Verdict.PASS]
+    return "\n".join(lines + (["why:"] + why if why else []))
+
+
 TIMING_PARTS = ("boot", "setup", "settle", "sampling")
 
 
@@ -149,6 +173,7 @@ def result_dict(result: ScenarioResult) -> dict:
         "message": result.message, "wall_time": result.wall_time,
         "timings": result.timings, "run_dir": result.run_dir,
         "guest_state": result.guest_state, "attempts": result.attempts,
+        **({"kernel": result.kernel_label} if result.kernel_label else {}),
         "checks": [{"name": c.name, "metric": c.metric, "kind": c.kind,
                     "should": c.should, "met": c.met, "verdict": c.verdict,
                     "summary": c.summary,
@@ -163,6 +188,7 @@ def json_summary(results: Sequence[ScenarioResult], path: Path) -> Path:
     data = {"scenarios": [result_dict(r) for r in results],
             "comparisons": compare_reach_times(results),
             "verdicts": {r.name: r.verdict for r in results},
+            **({"matrix": matrix(results)} if any(r.kernel_label for r in results) else {}),
             **({"runner": runner} if runner else {})}
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
     return Path(path)
@@ -191,7 +217,8 @@ def _junit_case(r: ScenarioResult):
     out = "\n".join(f"{c.verdict} {c.name}: {c.summary}" for c in r.checks)
     if r.run_dir:
         out += f"\nartefacts: {r.run_dir}"
-    case = TestCase(r.name, classname="scenarios", elapsed_sec=r.wall_time,
+    classname = f"scenarios.{r.kernel_label}" if r.kernel_label else "scenarios"
+    case = TestCase(r.name, classname=classname, elapsed_sec=r.wall_time,
                     stdout=out, file=r.path or None)
     if r.attempts:
         out += "".join(f"\nattempt {a['attempt']}: {a['verdict']} {a['why']} ({a['run_dir']})"

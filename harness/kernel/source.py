@@ -63,7 +63,7 @@ def resolve(spec: Optional[str]) -> Source:
     return dir_source(path)
 
 
-def debian_package(spec: Optional[str]) -> Optional[str]:
+def debian_package(spec: Optional[str], flag: str = "--source") -> Optional[str]:
     """The Debian package a --source names (None: the default; debian:6.1),
     or None when it names a path; InputError for a version Debian lacks."""
     if spec is None:
@@ -72,7 +72,7 @@ def debian_package(spec: Optional[str]) -> Optional[str]:
         return None
     version = spec[len(DEBIAN_PREFIX):]
     if version not in DEBIAN_TREES:
-        raise InputError("--source", f"Debian has no linux-source for {spec} "
+        raise InputError(flag, f"Debian has no linux-source for {spec} "
                                      f"(known: {', '.join(DEBIAN_PREFIX + v for v in DEBIAN_TREES)})")
     return DEBIAN_TREES[version]
 
