@@ -310,6 +310,9 @@ def write_reports(results: Sequence[ScenarioResult], out_dir: Path) -> Dict[str,
     paths = {"junit": junit_xml(results, out_dir / "junit.xml"),
              "json": json_summary(results, out_dir / "summary.json")}
     paths["kcidb"] = kcidb_json(results, out_dir / "kcidb.json")
+    if any(r.kernel_label for r in results):    # run --kernels: the table for a mail
+        paths["matrix"] = out_dir / "matrix.txt"
+        paths["matrix"].write_text(matrix_table(results) + "\n")
     for r in results:
         png = Path(r.run_dir) / f"{r.name}.png" if r.run_dir else plot(
             r, out_dir / f"{r.name}.png")

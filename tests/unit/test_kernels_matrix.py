@@ -40,3 +40,13 @@ def test_the_table_has_a_row_per_scenario_a_column_per_kernel_and_says_why():
     assert lines[1].split() == ["collapse", "SKIP", "PASS"]
     assert lines[-1] == ("  collapse on debian:6.1: SKIP: kernel lacks DAMOS action collapse")
     assert result_dict(results[0])["kernel"] == "debian:6.1"
+
+
+def test_a_matrix_suite_writes_its_table_for_a_mail(tmp_path):
+    from harness.report import write_reports
+    results = [result("collapse", "debian:6.1", Verdict.SKIP, "kernel lacks DAMOS action collapse"),
+               result("collapse", "debian:7.3", Verdict.PASS)]
+    paths = write_reports(results, tmp_path)
+    text = paths["matrix"].read_text()
+    assert text.splitlines()[1].split() == ["collapse", "SKIP", "PASS"]
+    assert "scenarios.debian:6.1" in paths["junit"].read_text()
