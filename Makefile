@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: setup run test test-long test-unit bench-test bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare bench-stability bench-reproduce bench-runner reproduce
+.PHONY: setup run test test-long test-unit bench-test bench-boot bench-build bench-suite bench-judge bench-selftests bench-compare bench-stability bench-reproduce bench-runner bench-matrix reproduce
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -55,6 +55,9 @@ bench-stability: setup
 
 bench-reproduce: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/reproduce_bench.py
+
+bench-matrix: setup
+	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/matrix_bench.py $(if $(KERNELS),--kernels $(KERNELS)) $(SCENARIOS)
 
 bench-runner: setup
 	PYTHONPATH=. $$(scripts/setup.sh) benchmarks/runner_bench.py
