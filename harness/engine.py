@@ -243,6 +243,8 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
         if kernel is None:
             with progress():
                 kernel = kernel_for(sc.kernel)
+        if kernel is not None:      # what it ran on, also when it never boots
+            rundir.save_kernel(run_dir, kernel.describe())
         _refuse_unfit(sc, kernel)
         _skip_lacking_features(sc, kernel)
         with boot(sc.topology, kernel=kernel, run_dir=run_dir, accel=accel,

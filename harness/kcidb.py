@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Tuple
 
+from harness import rundir
+
 ORIGIN = "damon_harness"
 VERSION = {"major": 4, "minor": 5}
 ARCH = "x86_64"
@@ -140,7 +142,8 @@ def add_scenarios(doc: Document, results) -> None:
         verdict = str(r.verdict)
         env = (f"QEMU {vm.get('accel', '?')} guest, topology "
                f"{(vm.get('topology') or {}).get('name', '?')}") if vm else ""
-        doc.add_test(vm.get("kernel"), r.run_dir or r.name, f"{ORIGIN}.{path_part(r.name)}",
+        kernel = rundir.load_kernel(Path(r.run_dir)) if r.run_dir else None
+        doc.add_test(kernel, r.run_dir or r.name, f"{ORIGIN}.{path_part(r.name)}",
                      SCENARIO_STATUS.get(verdict, "ERROR"), r.wall_time,
                      "\n".join(f"{c.verdict} {c.name}: {c.summary}" for c in r.checks)
                      or r.message, {"verdict": verdict, "run_dir": r.run_dir}, env)

@@ -10,6 +10,7 @@ can be judged, compared and reported again without a boot.
   raw-sample-first.txt, raw-sample-last.txt
                       the guest's own output of the first and last sample
   result.json         verdict, checks with their numbers, timings
+  kernel.json         the kernel it ran on (or would have: a SKIP before boot)
   vm.json, console.log, dmesg.txt, damon-tree.txt, guest-commands.log, ...
 
 This module owns those file names and their formats.
@@ -26,6 +27,24 @@ SAMPLES = "samples.json"
 RESULT = "result.json"
 STEPS = "steps.json"
 RAW_SAMPLES = ("raw-sample-first.txt", "raw-sample-last.txt")
+KERNEL = "kernel.json"
+
+
+def save_kernel(run_dir: Path, kernel: dict) -> None:
+    (Path(run_dir) / KERNEL).write_text(json.dumps(kernel, indent=2, default=str) + "\n")
+
+
+def load_kernel(run_dir: Path) -> Optional[dict]:
+    """The kernel a run was given, else the one its VM booted (vm.json)."""
+    for name, key in ((KERNEL, None), ("vm.json", "kernel")):
+        try:
+            data = json.loads((Path(run_dir) / name).read_text())
+        except (OSError, ValueError):
+            continue
+        data = data.get(key) if key else data
+        if isinstance(data, dict):
+            return data
+    return None
 
 
 @dataclass

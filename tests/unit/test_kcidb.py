@@ -78,3 +78,16 @@ def test_the_same_kernel_gets_the_same_ids_and_patches_their_hash():
     import hashlib
     assert checkout["patchset_hash"] == hashlib.sha256(("a" * 64 + "\n").encode()).hexdigest()
     assert kcidb.path_part("sysfs.sh") == "sysfs_sh"
+
+
+def test_a_run_skipped_before_boot_names_the_kernel_it_was_given(tmp_path):
+    from harness import rundir
+    result = scenario_result(tmp_path, vm=None)
+    rundir.save_kernel(tmp_path / "collapse", SELFTESTS["kernel"])
+    result.verdict = "SKIP"
+    doc = kcidb.Document()
+    kcidb.add_scenarios(doc, [result])
+    data = doc.to_dict()
+    kcidb_schema.validate(data)
+    assert data["tests"][0]["status"] == "SKIP"
+    assert data["builds"][0]["config_name"].startswith("base+guest+damon")
