@@ -194,11 +194,14 @@ def scheme_dir(setup: DamonSetup, name: str) -> str:
 
 # ------------------------------------------------------------ shell snippets
 
-# Files a kernel may lack (they arrived later), with the value the kernel
-# behaves as if it had when they are absent: writing that value is skipped
-# where the file is not there, so an older kernel runs a scenario that
-# leaves them at that value (apply_interval_us arrived in 6.7).
-ABSENT_MEANS = {"apply_interval_us": "0"}
+# Files a kernel may lack (they arrived later), and the value the kernel
+# behaves as if it had when they are absent: a write of that value is
+# skipped where the file is not there, so an older kernel runs a scenario
+# that needs nothing newer. apply_interval_us arrived in 6.7 (absent: the
+# aggregation interval, 0); refresh_ms later (absent: the damos metric asks
+# the kdamond for fresh stats itself, so any value).
+ABSENT_MEANS = {"apply_interval_us": "0", "refresh_ms": None}
+ANY = None
 
 
 def script(items: List[Write]) -> str:
@@ -207,7 +210,8 @@ def script(items: List[Write]) -> str:
     lines = ["set -u"]
     for path, value in items:
         p, v = shlex.quote(path), shlex.quote(value)
-        only_if_there = ABSENT_MEANS.get(path.rsplit("/", 1)[-1]) == value
+        name = path.rsplit("/", 1)[-1]
+        only_if_there = name in ABSENT_MEANS and ABSENT_MEANS[name] in (ANY, value)
         lines.append(("[ ! -e " + p + " ] || " if only_if_there else "")
                      + f"printf '%s\\n' {v} > {p} || "
                      f"{{ echo \"damon write failed: {_sh_safe(path)} = {_sh_safe(value)}\" >&2; "

@@ -323,8 +323,11 @@ class Damos(Source):
         m.scheme = schema.ref("schemes", "damon")(value, at, ctx)
 
     def section(self, m, facts):
-        d = shlex.quote(facts.scheme_dirs[m.scheme])
-        return f"damos {m.scheme}", f"(cd {d} && grep . stats/* quotas/effective_bytes)"
+        scheme = facts.scheme_dirs[m.scheme]
+        d, k = shlex.quote(scheme), shlex.quote(scheme.split("/contexts/")[0])
+        # A kernel without refresh_ms refreshes the stats only when asked.
+        fresh = f"[ -e {k}/refresh_ms ] || echo update_schemes_stats > {k}/state; "
+        return f"damos {m.scheme}", f"({fresh}cd {d} && grep . stats/* quotas/effective_bytes)"
 
     def value(self, m, body, facts):
         return float(parse_damos_stats(body)[m.field])

@@ -157,6 +157,11 @@ def test_a_file_an_older_kernel_lacks_is_written_only_when_it_must_be(tmp_path):
     assert not (tmp_path / "old" / "apply_interval_us").exists()
     assert (tmp_path / "new" / "apply_interval_us").read_text() == "0\n"
     assert (tmp_path / "other" / "apply_interval_us").read_text() == "5000\n"
+    # refresh_ms: any value is skipped where the file is absent (the damos
+    # metric then asks for fresh stats itself).
+    text = ds.script([(str(tmp_path / "old" / "refresh_ms"), "1000")])
+    assert subprocess.run(["sh", "-c", text]).returncode == 0
+    assert not (tmp_path / "old" / "refresh_ms").exists()
 
 
 def test_disable_others_script_is_valid_shell():
