@@ -217,7 +217,10 @@ class Builder:
             return use(self.prepare_tree())
 
     def all_fragments(self, work: Path) -> List[Path]:
-        return self.fragment_paths + [work / f for f in self.req.tree_fragments]
+        """The fragments given, then those the tree has of the ones it may
+        carry (6.1's DAMON selftests come without a config)."""
+        return self.fragment_paths + [work / f for f in self.req.tree_fragments
+                                      if (work / f).is_file()]
 
     def generate_verified(self, work: Path) -> Path:
         """The config, generated in a scratch tree; every requested option holds."""
