@@ -1,10 +1,13 @@
 """How often each scenario passes, with no rerun, and how much its figures spread.
 
-Usage: python benchmarks/stability_bench.py [--runs N] [--out DIR] [SCENARIO ...]
+Usage: python benchmarks/stability_bench.py [--runs N] [--out DIR]
+                                             [--also RUN_DIR ...] [SCENARIO ...]
 Default: the four core scenarios, 20 runs each, repeat by repeat (each
 round runs every scenario once), on the kernel each scenario names. A run
 that FAILs stays a FAIL: nothing is retried. Prints one line per scenario
 (passes of runs) and, per figure, its median and its range over the runs.
+--also counts earlier runs too (judged again from their directories), each
+only if it ran the scenario as its file says now (the same scenario.yaml).
 Exit status 0 only when every run passed.
 """
 
@@ -44,10 +47,24 @@ def figure_lines(scenario, results) -> list:
     return lines
 
 
+def earlier_runs(dirs, paths) -> list:
+    """Finished runs among `dirs` of the scenarios as their files say now."""
+    from harness import judge, rundir
+    wanted = {Path(p).read_text() for p in paths}
+    found = []
+    for run_dir in dirs:
+        saved = run_dir / rundir.SCENARIO
+        if (run_dir / rundir.RESULT).is_file() and saved.is_file() \
+                and saved.read_text() in wanted:
+            found.append(judge.judge_dir(run_dir)[0])
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=integer(1, 1000, "runs"), default=20)
+    parser.add_argument("--runs", type=integer(0, 1000, "runs"), default=20)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--also", type=Path, nargs="*", default=[], metavar="RUN_DIR")
     parser.add_argument("scenarios", nargs="*", default=list(CORE))
     args = parser.parse_args()
     paths = scenario_paths(args.scenarios)
@@ -57,10 +74,13 @@ def main() -> int:
         print(f"stability_bench: error: {exc}", file=sys.stderr)
         return exc.exit_code
     out = args.out or Path(tempfile.mkdtemp(prefix="stability-"))
+    earlier = earlier_runs(args.also, paths)
     results = engine.run_suite(paths, out_dir=out, repeat=args.runs, echo=lambda *_: None,
-                               scenarios=scenarios)
+                               scenarios=scenarios) if args.runs else []
+    results = earlier + results
     every_pass = True
-    print(f"{args.runs} runs of each scenario, no reruns; runs in {out}")
+    print(f"{args.runs} new runs of each scenario and {len(earlier)} earlier ones, no reruns; "
+          f"new runs in {out}")
     for scenario in scenarios:
         mine = [r for r in results if r.name == scenario.name]
         passed = sum(r.verdict == Verdict.PASS for r in mine)
