@@ -15,7 +15,7 @@ from harness.paths import cache_dir
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 MIRROR = "http://deb.debian.org/debian"
 SUITES = ((MIRROR, "sid"), (MIRROR, "trixie-backports"), (MIRROR, "bookworm"),
-          ("http://security.debian.org/debian-security", "bookworm-security"))
+          ("http://deb.debian.org/debian-security", "bookworm-security"))
 LISTS_MAX_AGE_S = 6 * 3600
 
 
