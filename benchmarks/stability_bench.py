@@ -7,7 +7,8 @@ round runs every scenario once), on the kernel each scenario names. A run
 that FAILs stays a FAIL: nothing is retried. Prints one line per scenario
 (passes of runs) and, per figure, its median and its range over the runs.
 --also counts earlier runs too (judged again from their directories), each
-only if it ran the scenario as its file says now (the same scenario.yaml).
+only if it ran the scenario as its file says now (the same scenario.yaml, comments
+aside).
 Exit status 0 only when every run passed.
 """
 
@@ -48,14 +49,16 @@ def figure_lines(scenario, results) -> list:
 
 
 def earlier_runs(dirs, paths) -> list:
-    """Finished runs among `dirs` of the scenarios as their files say now."""
+    """Finished runs among `dirs` of the scenarios as their files say now
+    (what they hold, not their comments)."""
+    import yaml
     from harness import judge, rundir
-    wanted = {Path(p).read_text() for p in paths}
+    wanted = [yaml.safe_load(Path(p).read_text()) for p in paths]   # comments aside
     found = []
     for run_dir in dirs:
         saved = run_dir / rundir.SCENARIO
         if (run_dir / rundir.RESULT).is_file() and saved.is_file() \
-                and saved.read_text() in wanted:
+                and yaml.safe_load(saved.read_text()) in wanted:
             found.append(judge.judge_dir(run_dir)[0])
     return found
 
