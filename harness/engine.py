@@ -251,6 +251,8 @@ def run_scenario(sc: Scenario, kernel=None, accel: str = "auto",
                   extra_cmdline=sc.guest.cmdline) as vm:
             run = Run(vm, sc, binary)
             run.timings["boot"] = time.monotonic() - start
+            if getattr(vm, "kernel", None) is not None:     # the default, once resolved
+                rundir.save_kernel(run_dir, vm.kernel.describe())
             _drive(run)
             result.checks = run.judge()
             result.verdict = checks.scenario_verdict(result.checks)
