@@ -114,16 +114,14 @@ def tree_lacks(sc, tree: Path) -> List[str]:
 
 def kernel_tree(kernel: Kernel) -> Optional[Path]:
     """The source tree a harness-built kernel came from, when it is on disk."""
-    from harness.paths import cache_root
+    from harness.kernel.source import cached_tree
     source = (kernel.origin or {}).get("source") or {}
-    identity = source.get("identity")
-    if not identity:
+    if not source.get("identity"):
         return None
-    for stamp in (cache_root() / "sources").glob("*/identity"):
-        if stamp.read_text().strip() == identity and (stamp.parent / "tree").is_dir():
-            return stamp.parent / "tree"
     where = Path(source.get("origin") or "")
-    return where if source.get("kind") in ("dir", "git") and where.is_dir() else None
+    if source.get("kind") in ("dir", "git") and where.is_dir():
+        return where
+    return cached_tree(source["identity"])
 
 
 PROBE_KDAMONDS = "/sys/kernel/mm/damon/admin/kdamonds"

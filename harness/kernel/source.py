@@ -255,6 +255,14 @@ def cached_debian_tree(package: str = DEFAULT_PACKAGE) -> Optional[Path]:
     return max(found)[1] if found else None
 
 
+def cached_tree(identity: str) -> Optional[Path]:
+    """The cached unpack of the source with this identity (a tarball's, a
+    Debian package's), or None; creates nothing."""
+    from harness.paths import cache_root
+    tree = cache_root() / "sources" / _slot_name(identity) / "tree"
+    return tree if tree.is_dir() else None
+
+
 def _unpack_debian(package: str, tmp: Path) -> Path:
     deb = debian.download(package, tmp / "deb")
     debian.unpack(deb, tmp / "pkg")

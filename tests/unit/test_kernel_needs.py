@@ -73,7 +73,8 @@ def test_a_tree_without_an_action_the_scenario_uses_names_it(tmp_path):
 
 def test_a_built_kernel_finds_its_tree_in_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DAMON_HARNESS_CACHE", str(tmp_path / "cache"))
-    slot = tmp_path / "cache" / "sources" / "abc"
+    from harness.kernel.source import _slot_name
+    slot = tmp_path / "cache" / "sources" / _slot_name("debian:linux-source-6.1=6.1.192-3")
     tree_6_1(slot / "tree")
     (slot / "identity").write_text("debian:linux-source-6.1=6.1.192-3\n")
     origin = {"kind": "build", "source": {"kind": "debian",
